@@ -15,6 +15,7 @@ the seed. Only `params` is a list, where layer l is params[l - 1] (CONTRACT sect
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class Architecture:
     @property
     def parameter_count(self) -> int:
         """sum over l of n_{l-1} n_l + n_l."""
-        return sum(m * n + n for m, n in zip(self.sizes, self.sizes[1:]))
+        return sum(m * n + n for m, n in pairwise(self.sizes))
 
 
 def init_params(
@@ -96,7 +97,7 @@ def init_params(
             (rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype),
             np.zeros(n, dtype=dtype),
         )
-        for m, n in zip(arch.sizes, arch.sizes[1:])
+        for m, n in pairwise(arch.sizes)
     ]
 
 

@@ -74,8 +74,6 @@ def train(
             order = rng.permutation(len(x))
             batches = [order[i : i + batch_size] for i in range(0, len(x), batch_size)]
         for rows in batches:
-            params = gradient_descent_step(
-                params, gradients(arch, params, x[rows], y[rows]), alpha
-            )
+            params = gradient_descent_step(params, gradients(arch, params, x[rows], y[rows]), alpha)
         history.append(float(error(arch, params, x, y).real))
     return Training(params, tuple(history))
