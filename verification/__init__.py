@@ -1,0 +1,1 @@
+"""backprop-oracle's verification: oracles and a correctness gate for gradient code."""
