@@ -18,11 +18,16 @@ from reference.types import Array
 class Loss:
     """E = value(h, y) and dE/dh^L = grad(h, y) for h = h^L of shape (n, n_L).
 
+    `per_example(h, y)` is L(h^L_i, y_i) for each row, shape (n,); E is its mean. Any leading
+    axes broadcast (h of shape (..., n, n_L)), which the finite differences use to evaluate
+    many perturbed networks at once.
+
     `check_targets(y, n, n_L)` raises ValueError or TypeError if y is not a valid target for
     this loss; `targets` says in words what is valid.
     """
 
     name: str
+    per_example: Callable[[Array, np.ndarray], Array]
     value: Callable[[Array, np.ndarray], float | complex]
     grad: Callable[[Array, np.ndarray], Array]
     check_targets: Callable[[np.ndarray, int, int], None]
@@ -32,10 +37,15 @@ class Loss:
 # --- squared_error --------------------------------------------------------------------------
 
 
-def _squared_error(h: Array, y: np.ndarray) -> float | complex:
-    """E = (1/n) sum_i 1/2 sum_k (h_ik - y_ik)^2 (a square, not |.|^2, so complex steps work)."""
+def _squared_error_rows(h: Array, y: np.ndarray) -> Array:
+    """L_i = 1/2 sum_k (h_ik - y_ik)^2 (a square, not |.|^2, so complex steps work)."""
     d = h - y
-    return (d * d).sum() / (2 * h.shape[0])
+    return (d * d).sum(axis=-1) / 2
+
+
+def _squared_error(h: Array, y: np.ndarray) -> float | complex:
+    """E = (1/n) sum_i 1/2 sum_k (h_ik - y_ik)^2."""
+    return _squared_error_rows(h, y).sum() / h.shape[0]
 
 
 def _squared_error_grad(h: Array, y: np.ndarray) -> Array:
@@ -50,11 +60,16 @@ def _rows(h: Array) -> np.ndarray:
     return np.arange(h.shape[0])
 
 
+def _cross_entropy_rows(h: Array, y: np.ndarray) -> Array:
+    """L_i = logsumexp(h_i) - h_i,y_i, shifted by the row maximum of Re h."""
+    m = h.real.max(axis=-1, keepdims=True)
+    lse = m[..., 0] + np.log(np.exp(h - m).sum(axis=-1))
+    return lse - np.take_along_axis(h, np.broadcast_to(y[:, None], (*h.shape[:-1], 1)), -1)[..., 0]
+
+
 def _cross_entropy(h: Array, y: np.ndarray) -> float | complex:
-    """E = (1/n) sum_i (logsumexp(h_i) - h_i,y_i), shifted by the row maximum of Re h."""
-    m = h.real.max(axis=1, keepdims=True)
-    lse = m[:, 0] + np.log(np.exp(h - m).sum(axis=1))
-    return (lse - h[_rows(h), y]).sum() / h.shape[0]
+    """E = (1/n) sum_i (logsumexp(h_i) - h_i,y_i)."""
+    return _cross_entropy_rows(h, y).sum() / h.shape[0]
 
 
 def _cross_entropy_grad(h: Array, y: np.ndarray) -> Array:
@@ -99,9 +114,14 @@ def _check_labels(y: np.ndarray, n: int, width: int) -> None:
 # --- binary_cross_entropy (independent sigmoids over the logits h^L) ------------------------
 
 
+def _binary_cross_entropy_rows(h: Array, y: np.ndarray) -> Array:
+    """L_i = sum_k (softplus(h_ik) - y_ik h_ik)."""
+    return (softplus(h) - y * h).sum(axis=-1)
+
+
 def _binary_cross_entropy(h: Array, y: np.ndarray) -> float | complex:
     """E = (1/n) sum_i sum_k (softplus(h_ik) - y_ik h_ik)."""
-    return (softplus(h) - y * h).sum() / h.shape[0]
+    return _binary_cross_entropy_rows(h, y).sum() / h.shape[0]
 
 
 def _binary_cross_entropy_grad(h: Array, y: np.ndarray) -> Array:
@@ -139,6 +159,7 @@ LOSSES: dict[str, Loss] = {
     for loss in (
         Loss(
             "squared_error",
+            _squared_error_rows,
             _squared_error,
             _squared_error_grad,
             _check_regression_targets,
@@ -146,6 +167,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             "cross_entropy",
+            _cross_entropy_rows,
             _cross_entropy,
             _cross_entropy_grad,
             _check_labels,
@@ -153,6 +175,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             "binary_cross_entropy",
+            _binary_cross_entropy_rows,
             _binary_cross_entropy,
             _binary_cross_entropy_grad,
             _check_probabilities,
