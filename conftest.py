@@ -1,4 +1,6 @@
-"""Hypothesis profiles for the whole suite, chosen by HYPOTHESIS_PROFILE (default: dev).
+"""Hypothesis profiles for the whole suite, chosen by HYPOTHESIS_PROFILE.
+
+The default is ci when the CI environment variable is set (as .ci/run has it), else dev.
 
 dev:      quick, for working locally;
 ci:       derandomized (the same examples every run) and bounded, used by .ci/run;
@@ -19,4 +21,5 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("thorough", max_examples=2000, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+default = "ci" if os.environ.get("CI") else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))

@@ -11,9 +11,18 @@ One function per equation of the seed, in its matrix form (examples are rows):
 
 The traces are dicts keyed by the layer number l, so that `z[l]` is z^l and `h[0]` is x, as in
 the seed. Only `params` is a list, where layer l is params[l - 1] (CONTRACT section 1).
+
+Performance (benchmarks/bench_backprop.py measures it): the matrix products go to NumPy's BLAS,
+which uses every core. The elementwise steps phi(z^l) and dphi(z^l) * (...) are computed on
+blocks of rows, which gives the same values (they are elementwise) while each block's
+temporaries stay in cache; on large arrays the blocks run in parallel threads, since NumPy's
+ufuncs release the GIL. gradients() frees z^l and h^l as soon as the backward pass is past them.
 """
 
+import contextvars
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -101,6 +110,65 @@ def init_params(
     ]
 
 
+# --- elementwise work in blocks of rows -----------------------------------------------------
+
+BLOCK_ENTRIES = 2**16
+"""Entries per block of rows (512 KiB of float64): a block and its temporaries fit in L2 cache."""
+
+PARALLEL_MIN_ENTRIES = 2**18
+"""Arrays with fewer entries are done in the calling thread: waking a worker thread costs up to
+about a millisecond on a virtual machine, more than it saves on ~3 ms of tanh at this size."""
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+
+
+def _workers() -> ThreadPoolExecutor:
+    """One thread per core this process may use, made on first need (and anew after a fork)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=cores or 1), os.getpid()
+    return _pool
+
+
+def _each_row_block(step: Callable[[slice], None], a: Array) -> None:
+    """Call step(rows) on consecutive blocks of rows that together cover a (n, width).
+
+    In parallel threads when a is large, each with a copy of the caller's context, so that an
+    np.errstate the caller set holds there too. step must only touch its own rows.
+    """
+    if a.size <= BLOCK_ENTRIES:
+        step(slice(None))
+        return
+    n, width = a.shape
+    rows_per_block = max(1, BLOCK_ENTRIES // width)
+    blocks = [slice(i, i + rows_per_block) for i in range(0, n, rows_per_block)]
+    if a.size < PARALLEL_MIN_ENTRIES:
+        for rows in blocks:
+            step(rows)
+        return
+    pool = _workers()
+    for done in [pool.submit(contextvars.copy_context().run, step, rows) for rows in blocks]:
+        done.result()  # re-raises an exception from its block
+
+
+def activate(z: Array, phi: Callable[[Array], Array]) -> Array:
+    """h^l = phi_l(z^l), elementwise, computed block by block of rows.
+
+    Shapes: z (n, n_l) -> (n, n_l).
+    """
+    if z.size <= BLOCK_ENTRIES:
+        return phi(z)  # one block: no copy (identity's h^L is z^L itself)
+    h = np.empty_like(z)
+
+    def block(rows: slice) -> None:
+        h[rows] = phi(z[rows])
+
+    _each_row_block(block, z)
+    return h
+
+
 # --- the equations --------------------------------------------------------------------------
 
 
@@ -130,9 +198,15 @@ def hidden_delta(
     """delta^l = phi_l'(z^l) * delta^{l+1} (W^{l+1})^T.
 
     Shapes: delta_next (n, n_{l+1}), W_next (n_l, n_{l+1}), z (n, n_l) -> (n, n_l).
+    The product by phi_l'(z^l) is done in place, block by block of rows, so that no full-size
+    phi_l'(z^l) is ever held.
     """
     delta = delta_next @ W_next.T
-    delta *= dphi(z)
+
+    def block(rows: slice) -> None:
+        delta[rows] *= dphi(z[rows])
+
+    _each_row_block(block, delta)
     return delta
 
 
@@ -191,7 +265,7 @@ def _forward(arch: Architecture, params: Params, x: Array) -> Forward:
     for l in range(1, arch.L + 1):
         W, b = params[l - 1]  # layer l is params[l - 1]
         z[l] = pre_activation(h[l - 1], W, b)
-        h[l] = arch.activation(l).phi(z[l])
+        h[l] = activate(z[l], arch.activation(l).phi)
     return Forward(h, z)
 
 
@@ -241,13 +315,15 @@ def gradients(arch: Architecture, params: Sequence, x: Array, y: np.ndarray) -> 
     """[(dE/dW^l, dE/db^l) for l = 1..L]: the gradient implementation of CONTRACT section 4.
 
     The same computation as backprop(), keeping only the gradients: each delta^l is dropped
-    once delta^{l-1} is computed.
+    once delta^{l-1} is computed, and z^l, h^l once the backward pass is past layer l.
     """
     params, x, y = check_inputs(arch.sizes, arch.loss, params, x, y)
     trace = _forward(arch, params, x)
     grads: Params = [None] * arch.L  # type: ignore[list-item]
-    for l, _, grad_W_l, grad_b_l in _backward(
+    for l, delta_l, grad_W_l, grad_b_l in _backward(
         arch, params, trace, arch.loss_function.grad(trace.h[arch.L], y)
     ):
         grads[l - 1] = (grad_W_l, grad_b_l)  # layer l is grads[l - 1]
+        # delta^l, z^l (for delta^l) and h^l (for dE/dW^{l+1}) are spent: free them now
+        del delta_l, trace.z[l], trace.h[l]
     return grads

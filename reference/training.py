@@ -7,6 +7,7 @@ import numpy as np
 
 from reference.network import Architecture, error, gradients
 from reference.types import Array, Params
+from reference.validation import check_inputs
 
 
 def gradient_descent_step(params: Sequence, grads: Sequence, alpha: float) -> Params:
@@ -64,8 +65,7 @@ def train(
                 "minibatches need rng, a numpy.random.Generator such as "
                 "numpy.random.default_rng(seed), to shuffle the rows"
             )
-    x, y = np.asarray(x), np.asarray(y)
-    params = list(params)
+    params, x, y = check_inputs(arch.sizes, arch.loss, params, x, y)
     history = []
     for _ in range(epochs):
         if batch_size is None:

@@ -1,0 +1,156 @@
+"""The command line of the gate (CONTRACT section 5).
+
+    python -m verification [--impl MODULE:FUNCTION | --impl PATH/TO/FILE.py:FUNCTION]
+                           [--cases N] [--seed S] [--activations A,B] [--losses A,B]
+                           [--max-depth L] [--max-width N] [--max-batch N]
+                           [--json PATH] [--junit-xml PATH] [--workers N] [--case I]
+                           [--dtype float64|float32]
+
+Exit status: 0 every case passed; 1 some case failed; 2 the command could not run as asked,
+with a one-line reason on stderr and no traceback.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from reference import ACTIVATIONS, LOSSES
+from verification.gate import check
+from verification.judge import FLOAT_DTYPES
+from verification.loading import ImplementationError
+
+PROG = "backprop-gate"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage plus message
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _names(valid: dict, what: str):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in valid]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
+                f"valid: {','.join(valid)}"
+            )
+        return names
+
+    return parse
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} should be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} should be at least 0")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Check a backprop gradient implementation against torch.autograd and "
+        "finite differences on random networks.",
+    )
+    p.add_argument(
+        "--impl", help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: the reference itself)"
+    )
+    p.add_argument("--cases", type=_positive, default=200, help="number of cases (200)")
+    p.add_argument("--seed", type=_count, default=0, help="seed of the case stream (0)")
+    p.add_argument(
+        "--activations",
+        type=_names(ACTIVATIONS, "activation"),
+        help="comma-separated activations to draw from (all)",
+    )
+    p.add_argument(
+        "--losses", type=_names(LOSSES, "loss"), help="comma-separated losses to draw from (all)"
+    )
+    p.add_argument("--max-depth", type=_positive, default=6, help="largest L (6)")
+    p.add_argument("--max-width", type=_positive, default=16, help="largest layer width (16)")
+    p.add_argument("--max-batch", type=_positive, default=8, help="largest batch n (8)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes to spread the cases over (1); same report as serial",
+    )
+    p.add_argument("--case", type=_count, help="judge only case I of the stream (a reproduction)")
+    p.add_argument(
+        "--dtype",
+        choices=tuple(FLOAT_DTYPES),
+        default="float64",
+        help="the precision the implementation computes in (float64)",
+    )
+    return p
+
+
+def _progress_bar():
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\r" + " " * (width + 24) + "\r")
+        sys.stderr.flush()
+
+    return show
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        report = check(
+            args.impl,
+            cases=args.cases,
+            seed=args.seed,
+            activations=args.activations,
+            losses=args.losses,
+            max_depth=args.max_depth,
+            max_width=args.max_width,
+            max_batch=args.max_batch,
+            dtype=args.dtype,
+            workers=args.workers,
+            case=args.case,
+            progress=_progress_bar(),
+        )
+    except (_UsageError, ImplementationError, ValueError, TypeError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    try:
+        if args.json:
+            report.write_json(args.json)
+        if args.junit_xml:
+            report.write_junit(args.junit_xml)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write the report: {exc}", file=sys.stderr)
+        return 2
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,657 @@
+"""Random cases for the gate, reproducible from one seed: an architecture, parameters, a batch.
+
+Case `index` of the stream `seed` is drawn from its own generator,
+numpy.random.default_rng([seed, index]), so each case is independent of the others: it can be
+regenerated from (seed, index, options) alone, and workers can split a stream between them.
+
+A case belongs to one regime (REGIMES). "plain" is an ordinary network; the others are the
+places where gradient code goes wrong:
+
+    saturated       tanh, sigmoid, softplus, elu or gelu_tanh units whose pre-activations z^l
+                    have magnitude 20 to 500 (some layers saturated on every unit)
+    kinks           relu, leaky_relu or elu units exactly at their kink, z^l_ij == 0, in layers
+                    whose z^l is computed exactly (see _dyadic_layer for how)
+    zero_inputs     whole rows and columns of x equal to 0, zero rows and columns in W^l, b^l = 0
+    large_logits    logits h^L of magnitude 1e3 to 1e6, for the cross-entropies
+    tiny_gradients  every dE/dW^l and dE/db^l below about 1e-30: the output nearly fits y, or
+                    the output units are saturated
+
+Depth, widths and batch size take their least value (1 by default) with a real share of the
+cases (SMALL_SHARE), so that L = 1, width 1 and batch 1 are met often.
+
+The same generator, fed by Hypothesis instead of NumPy, is behind verification.strategies: it
+draws every choice and array from a Source, which is either NumpySource (here) or the
+Hypothesis source there.
+"""
+
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from reference import ACTIVATIONS, LOSSES, Architecture, Params
+
+T = TypeVar("T")
+
+REGIMES: tuple[str, ...] = (
+    "plain",
+    "saturated",
+    "kinks",
+    "zero_inputs",
+    "large_logits",
+    "tiny_gradients",
+)
+REGIME_SHARES = {  # the share of each regime in a stream of cases, when every one is feasible
+    "plain": 0.45,
+    "saturated": 0.11,
+    "kinks": 0.11,
+    "zero_inputs": 0.11,
+    "large_logits": 0.11,
+    "tiny_gradients": 0.11,
+}
+SMALL_SHARE = 0.15  # how often a depth, a width or the batch size takes its least value
+
+SATURATING = ("sigmoid", "tanh", "softplus", "elu", "gelu_tanh")  # phi' -> 0 or 1 in a tail
+KINKED = tuple(name for name, a in ACTIVATIONS.items() if a.kink is not None)
+EXACT = ("identity", "relu")  # phi maps a multiple of 2^-k to a multiple of 2^-k, exactly
+UNBOUNDED = ("identity", "relu", "leaky_relu", "softplus", "elu", "gelu_tanh")  # phi(z) ~ z, z>0
+CROSS_ENTROPIES = ("cross_entropy", "binary_cross_entropy")
+
+SATURATION = (20.0, 500.0)  # |z| of a saturated unit: tanh'(20) ~ 2e-17, sigma'(20) ~ 2e-9
+LARGE_LOGIT = (1e3, 1e6)  # |h^L| reached by at least one output unit in large_logits
+# tiny_gradients: phi_L' or the loss gradient is below e^-80 ~ 2e-35, which leaves room for the
+# factors |h^{l-1}| and |W^l| of a plain network on the way to dE/dW^l ~ 1e-30.
+TINY_TAIL = (80.0, 700.0)  # |z^L| for tanh, sigmoid, softplus, elu; the logit margin
+TINY_GELU_TAIL = (11.0, 35.0)  # -z^L for gelu_tanh: phi'(-11) ~ 1e-46; past 40 it is exactly 0
+TINY_SCALE = (1e-60, 1e-36)  # the scale of W^L, b^L and h^L - y for squared_error
+
+PLAIN_GAIN = (0.5, 2.0)  # W^l = gain N(0, 1/n_{l-1}): from shrinking to growing signals
+PLAIN_BIAS = 0.5  # the standard deviation of b^l
+SATURATED_GAIN = (1.0, 30.0)  # a saturated layer's W^l also spreads z^l across the rows
+
+# kinks: x, W^l, b^l are small integers over 2 (see _dyadic_layer)
+DYADIC_X = 4  # x = k / 2 with |k| <= 4
+DYADIC_W = 2  # W = k / 2 with |k| <= 2
+DYADIC_B = 4  # b = k / 2 with |k| <= 4
+FLOAT64_EXACT = 2.0**52  # below 2^53, multiples of 2^-k keep exact up to 2^(53-k): one bit spare
+
+
+# --- where the randomness comes from --------------------------------------------------------
+
+
+class Source(Protocol):
+    """Every random choice of the generator. NumpySource draws from a seeded generator;
+    strategies.HypothesisSource draws from Hypothesis, so that its examples shrink."""
+
+    def regime(self, regimes: Sequence[str]) -> str: ...
+    def size(self, lo: int, hi: int) -> int: ...
+    def sizes(self, count: tuple[int, int], bounds: tuple[int, int]) -> list[int]: ...
+    def choices(self, options: Sequence[T], count: int) -> list[T]: ...
+    def integer(self, lo: int, hi: int) -> int: ...
+    def choice(self, options: Sequence[T]) -> T: ...
+    def chance(self, p: float) -> bool: ...
+    def log_uniform(self, lo: float, hi: float) -> float: ...
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray: ...
+    def uniform(self, shape: tuple[int, ...]) -> np.ndarray: ...
+    def integers(self, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray: ...
+    def mask(self, shape: tuple[int, ...], p: float) -> np.ndarray: ...
+
+
+class NumpySource:
+    """The Source of draw_case: a numpy Generator. Scalars come from rng.random(), which is
+    several times faster than rng.integers() for one value."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def regime(self, regimes: Sequence[str]) -> str:
+        """One of `regimes`, in proportion to REGIME_SHARES."""
+        u = self.rng.random() * sum(REGIME_SHARES[r] for r in regimes)
+        for r in regimes:
+            u -= REGIME_SHARES[r]
+            if u < 0:
+                return r
+        return regimes[-1]  # only if rounding left u at 0
+
+    def size(self, lo: int, hi: int) -> int:
+        """lo with probability SMALL_SHARE, otherwise uniform in lo..hi."""
+        return lo if self.rng.random() < SMALL_SHARE else self.integer(lo, hi)
+
+    def sizes(self, count: tuple[int, int], bounds: tuple[int, int]) -> list[int]:
+        """A list of size(*bounds), its length being size(*count)."""
+        return [self.size(*bounds) for _ in range(self.size(*count))]
+
+    def choices(self, options: Sequence[T], count: int) -> list[T]:
+        return [self.choice(options) for _ in range(count)]
+
+    def integer(self, lo: int, hi: int) -> int:
+        """Uniform in lo..hi (both included)."""
+        return min(lo + int(self.rng.random() * (hi - lo + 1)), hi)
+
+    def choice(self, options: Sequence[T]) -> T:
+        return options[self.integer(0, len(options) - 1)]
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def log_uniform(self, lo: float, hi: float) -> float:
+        return lo * (hi / lo) ** self.rng.random()
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.rng.standard_normal(shape)
+
+    def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.rng.random(shape)
+
+    def integers(self, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:
+        return self.rng.integers(lo, hi + 1, size=shape)
+
+    def mask(self, shape: tuple[int, ...], p: float) -> np.ndarray:
+        return self.rng.random(shape) < p
+
+
+# --- what may be drawn ----------------------------------------------------------------------
+
+
+def _check_names(what: str, names: object, valid: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise TypeError(
+            f"{what} is the string {names!r}, but should be a sequence of names, "
+            f"e.g. ({names!r},)"
+        )
+    names = tuple(names)  # type: ignore[arg-type]
+    if not names:
+        raise ValueError(f"{what} is empty, but should hold at least one of: {', '.join(valid)}")
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"{what}: {name!r} is unknown; valid names: {', '.join(valid)}")
+    return names
+
+
+def _check_bound(what: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} = {value!r}, but should be an int >= 1")
+    return int(value)
+
+
+def check_range(what: str, lo: object, hi: object) -> tuple[int, int]:
+    """(min_what, max_what) as ints, 1 <= lo <= hi, or ValueError naming the bound."""
+    lo, hi = _check_bound(f"min_{what}", lo), _check_bound(f"max_{what}", hi)
+    if lo > hi:
+        raise ValueError(f"min_{what} = {lo}, but should be <= max_{what} = {hi}")
+    return lo, hi
+
+
+def _unfeasible(regime: str, activations: Sequence[str], losses: Sequence[str]) -> str | None:
+    """Why `regime` cannot be drawn with these activations and losses, or None if it can."""
+
+    def needs(what: str, names: Sequence[str]) -> str:
+        return f"regime {regime} needs one of the {what} {', '.join(names)}"
+
+    if regime == "saturated" and not set(SATURATING) & set(activations):
+        return needs("activations", SATURATING)
+    if regime == "kinks" and not set(KINKED) & set(activations):
+        return needs("activations", KINKED)
+    if regime == "large_logits":
+        if not set(CROSS_ENTROPIES) & set(losses):
+            return needs("losses", CROSS_ENTROPIES)
+        if not set(UNBOUNDED) & set(activations):
+            return needs("activations (for an output of magnitude 1e3)", UNBOUNDED)
+    return None
+
+
+@dataclass(frozen=True)
+class CaseSpace:
+    """The validated set of cases that may be drawn: bounds, names and feasible regimes.
+
+    Built from CaseOptions for draw_case, and from the arguments of strategies.cases().
+    Regimes that the activations and losses make impossible are dropped (their cases go to
+    the others); if none is left, ValueError says what is missing.
+    """
+
+    depth: tuple[int, int]
+    width: tuple[int, int]
+    batch: tuple[int, int]
+    activations: tuple[str, ...]
+    losses: tuple[str, ...]
+    regimes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for what in ("depth", "width", "batch"):
+            object.__setattr__(self, what, check_range(what, *getattr(self, what)))
+        activations = _check_names("activations", self.activations, tuple(ACTIVATIONS))
+        losses = _check_names("losses", self.losses, tuple(LOSSES))
+        regimes = _check_names("regimes", self.regimes, REGIMES)
+        feasible = tuple(r for r in regimes if _unfeasible(r, activations, losses) is None)
+        if not feasible:
+            reasons = "; ".join(str(_unfeasible(r, activations, losses)) for r in regimes)
+            raise ValueError(f"no regime can be drawn: {reasons}")
+        object.__setattr__(self, "activations", activations)
+        object.__setattr__(self, "losses", losses)
+        object.__setattr__(self, "regimes", feasible)
+
+    def allowed(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The allowed activations among `names`, in the order of self.activations."""
+        return tuple(a for a in self.activations if a in names)
+
+
+@dataclass(frozen=True)
+class CaseOptions:
+    """What draw_case may draw: the names, and the upper bounds of L, every n_l and n.
+
+    Lower bounds are 1: depth L in 1..max_depth, each width n_0..n_L in 1..max_width, batch
+    size n in 1..max_batch. `regimes` restricts the regimes; those that the activations and
+    losses make impossible are dropped (e.g. large_logits without a cross-entropy).
+    """
+
+    activations: tuple[str, ...] = tuple(ACTIVATIONS)
+    losses: tuple[str, ...] = tuple(LOSSES)
+    max_depth: int = 6
+    max_width: int = 16
+    max_batch: int = 8
+    regimes: tuple[str, ...] = REGIMES
+
+    def __post_init__(self) -> None:
+        for what in ("max_depth", "max_width", "max_batch"):
+            object.__setattr__(self, what, _check_bound(what, getattr(self, what)))
+        valid = {"activations": tuple(ACTIVATIONS), "losses": tuple(LOSSES), "regimes": REGIMES}
+        for what, names in valid.items():
+            object.__setattr__(self, what, _check_names(what, getattr(self, what), names))
+        _space(self)  # raises ValueError if no regime can be drawn
+
+
+@lru_cache(maxsize=64)
+def _space(options: CaseOptions) -> CaseSpace:
+    return CaseSpace(
+        depth=(1, options.max_depth),
+        width=(1, options.max_width),
+        batch=(1, options.max_batch),
+        activations=options.activations,
+        losses=options.losses,
+        regimes=options.regimes,
+    )
+
+
+# --- the case -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One input of a gradient implementation (CONTRACT section 4), with where it came from.
+
+    params: [(W^l, b^l) for l = 1..L], float64, W^l (n_{l-1}, n_l), b^l (n_l,);
+    x: float64 (n, n_0); y: float64 (n, n_L), or int64 labels (n,) for cross_entropy.
+    seed and index are set when the case comes from draw_case(seed, index, options), which
+    reproduces it exactly. Two cases are equal when every field is, arrays bit for bit.
+    """
+
+    arch: Architecture
+    params: Params
+    x: np.ndarray
+    y: np.ndarray
+    regime: str
+    seed: int | None = None
+    index: int | None = None
+
+    @property
+    def n(self) -> int:
+        """The batch size."""
+        return self.x.shape[0]
+
+    @property
+    def L(self) -> int:
+        """The number of layers."""
+        return self.arch.L
+
+    def describe(self) -> str:
+        """One line, e.g. "L=2 sizes=(4, 8, 2) tanh,identity cross_entropy n=5 regime=kinks"."""
+        return (
+            f"L={self.L} sizes={self.arch.sizes} {','.join(self.arch.activations)} "
+            f"{self.arch.loss} n={self.n} regime={self.regime}"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Case):
+            return NotImplemented
+        arrays = [self.x, self.y, *(a for layer in self.params for a in layer)]
+        others = [other.x, other.y, *(a for layer in other.params for a in layer)]
+        return (
+            (self.arch, self.regime, self.seed, self.index)
+            == (other.arch, other.regime, other.seed, other.index)
+            and len(arrays) == len(others)
+            and all(
+                a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+                for a, b in zip(arrays, others, strict=True)
+            )
+        )
+
+    def __repr__(self) -> str:
+        """Every value in full (shortest round-trip digits), so a printed case can be rebuilt."""
+        with np.printoptions(floatmode="unique", threshold=sys.maxsize):
+            params = ", ".join(f"({W!r}, {b!r})" for W, b in self.params)
+            return (
+                f"Case(arch={self.arch!r}, regime={self.regime!r}, seed={self.seed!r}, "
+                f"index={self.index!r},\n     x={self.x!r},\n     y={self.y!r},\n"
+                f"     params=[{params}])"
+            )
+
+
+# --- the shape of a case: regime, architecture, batch size ----------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything about a case but its numbers.
+
+    exact_layers: kinks only, the layers 1..k whose z^l is computed exactly (0 otherwise).
+    saturated: saturated only, the layers (1..L) driven into saturation.
+    """
+
+    regime: str
+    arch: Architecture
+    n: int
+    exact_layers: int = 0
+    saturated: tuple[int, ...] = ()
+
+
+def exact_depth(sizes: Sequence[int]) -> int:
+    """How many layers of dyadic inputs and parameters (_dyadic_layer) stay exact in float64.
+
+    x is a multiple of 1/2 with |x| <= 2, W of 1/2 with |W| <= 1, so z^l is a multiple of
+    2^-(l+1). Every partial sum of h^{l-1} W^l + b^l is bounded by B_l = 2 n_{l-1} B_{l-1} + 2
+    (a planted b_j is minus one of the sums), B_0 = 2; it is exact while B_l 2^(l+1) < 2^53.
+    """
+    bound = DYADIC_X / 2
+    for l in range(1, len(sizes)):
+        bound = 2 * sizes[l - 1] * bound + DYADIC_B / 2
+        if bound * 2.0 ** (l + 1) > FLOAT64_EXACT:
+            return l - 1
+    return len(sizes) - 1
+
+
+def draw_architecture(
+    source: Source, space: CaseSpace, regime: str = "plain"
+) -> tuple[Architecture, int, tuple[int, ...]]:
+    """An architecture fit for `regime`, and its exact_layers and saturated layers (Shape)."""
+    losses = space.losses
+    if regime == "large_logits":
+        losses = tuple(loss for loss in losses if loss in CROSS_ENTROPIES)
+    loss = source.choice(losses)
+    # n_0..n_L as one list, whose length sets L: Hypothesis shrinks L by deleting widths
+    sizes = tuple(source.sizes((space.depth[0] + 1, space.depth[1] + 1), space.width))
+    L = len(sizes) - 1
+    activations = source.choices(space.activations, L - 1)
+    if regime == "large_logits":
+        activations.append(source.choice(space.allowed(UNBOUNDED)))
+    elif "identity" in space.activations and source.chance(0.5):
+        activations.append("identity")  # the usual output layer
+    else:
+        activations.append(source.choice(space.activations))
+
+    exact_layers, saturated = 0, ()
+    if regime == "kinks":
+        carriers = space.allowed(EXACT)
+        exact_layers = 1
+        if carriers and L > 1:
+            exact_layers = source.integer(1, max(1, min(L, exact_depth(sizes))))
+        for l in range(1, exact_layers):
+            activations[l - 1] = source.choice(carriers)
+        activations[exact_layers - 1] = source.choice(space.allowed(KINKED))
+    elif regime == "saturated":
+        saturated = tuple(
+            l
+            for l in range(1, L + 1)
+            if activations[l - 1] in SATURATING and source.chance(0.75)
+        )
+        if not saturated:
+            l = source.integer(1, L)
+            activations[l - 1] = source.choice(space.allowed(SATURATING))
+            saturated = (l,)
+    return Architecture(sizes, tuple(activations), loss), exact_layers, saturated
+
+
+def draw_shape(source: Source, space: CaseSpace) -> Shape:
+    regime = source.regime(space.regimes)
+    n = source.size(*space.batch)
+    arch, exact_layers, saturated = draw_architecture(source, space, regime)
+    return Shape(regime, arch, n, exact_layers, saturated)
+
+
+# --- the numbers ----------------------------------------------------------------------------
+
+
+def _log_uniform(source: Source, shape: tuple[int, ...], bounds: tuple[float, float]) -> np.ndarray:
+    lo, hi = bounds
+    return lo * (hi / lo) ** source.uniform(shape)
+
+
+def _signs(source: Source, shape: tuple[int, ...]) -> np.ndarray:
+    return np.where(source.mask(shape, 0.5), 1.0, -1.0)
+
+
+def _at_least_one(source: Source, mask: np.ndarray) -> np.ndarray:
+    if not mask.any():
+        mask[source.integer(0, mask.size - 1)] = True
+    return mask
+
+
+def targets(source: Source, loss: str, n: int, width: int) -> np.ndarray:
+    """y valid for `loss` (CONTRACT section 3): N(0, 1) for squared_error; labels in
+    [0, width) for cross_entropy; for binary_cross_entropy a third each of exact 0, exact 1
+    and fractions in [0, 1)."""
+    if loss == "cross_entropy":
+        return source.integers((n,), 0, width - 1).astype(np.int64)
+    if loss == "binary_cross_entropy":
+        kind = source.integers((n, width), 0, 2)
+        return np.where(kind == 0, 0.0, np.where(kind == 1, 1.0, source.uniform((n, width))))
+    return source.normal((n, width))
+
+
+def _inputs(source: Source, shape: Shape) -> np.ndarray:
+    """x (n, n_0): dyadic for kinks; with zero rows, columns and entries for zero_inputs."""
+    n, n_0 = shape.n, shape.arch.sizes[0]
+    if shape.exact_layers:
+        return source.integers((n, n_0), -DYADIC_X, DYADIC_X) / 2
+    x = source.normal((n, n_0))
+    if shape.regime == "zero_inputs":
+        rows, columns = source.mask((n,), 0.25), source.mask((n_0,), 0.3)
+        if not (rows.any() or columns.any()):
+            columns[source.integer(0, n_0 - 1)] = True
+        x[rows] = 0.0
+        x[:, columns] = 0.0
+        x[source.mask((n, n_0), 0.15)] = 0.0
+    return x
+
+
+def _gaussian_layer(source: Source, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """W^l = gain N(0, 1/n_{l-1}) (LeCun's scale times a gain), b^l = N(0, PLAIN_BIAS^2)."""
+    gain = source.log_uniform(*PLAIN_GAIN)
+    return source.normal((m, width)) * (gain / np.sqrt(m)), source.normal((width,)) * PLAIN_BIAS
+
+
+def _zero_out(source: Source, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Zero rows of W^l (inputs a layer ignores), zero columns (units fed by b^l alone), and
+    sometimes b^l = 0. Changes W in place; returns b."""
+    W[source.mask((W.shape[0],), 0.2)] = 0.0
+    W[:, source.mask((W.shape[1],), 0.2)] = 0.0
+    return np.zeros_like(b) if source.chance(0.5) else b
+
+
+def _dyadic_layer(
+    source: Source, h_prev: np.ndarray, width: int, kinked: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """W^l and b^l for a layer whose z^l = h^{l-1} W^l + b^l is computed exactly.
+
+    How exactness is ensured: x, W^l and b^l are small integers over 2 (DYADIC_*), and the
+    layers before this one are identity or relu, which map a multiple of 2^-k to a multiple of
+    2^-k. So every product and partial sum in z^l is a multiple of 2^-(l+1) far below 2^53
+    times that (exact_depth bounds them): float64 holds each exactly, in any summation order,
+    with or without fused multiply-add. Only the last exact layer may be leaky_relu or elu,
+    whose outputs 0.01 z and e^z - 1 are not dyadic.
+
+    If the layer's activation has a kink, some columns j get b_j = -(h^{l-1} W^l)_ij for a
+    random row i, which puts z^l_ij exactly at the kink 0.
+    """
+    W = source.integers((h_prev.shape[1], width), -DYADIC_W, DYADIC_W) / 2
+    b = source.integers((width,), -DYADIC_B, DYADIC_B) / 2
+    if kinked:
+        hW = h_prev @ W
+        planted = _at_least_one(source, source.mask((width,), 0.5))
+        rows = source.integers((width,), 0, h_prev.shape[0] - 1)
+        b = np.where(planted, -hW[rows, np.arange(width)], b)
+    return W, b
+
+
+def _drive(hW: np.ndarray, magnitudes: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """b with |z_ij| = |hW_ij + b_j| >= magnitudes_j, on the side of signs_j, for every row:
+    b_j = signs_j (magnitudes_j + max_i |hW_ij|). Shapes: hW (n, n_l), the others (n_l,)."""
+    return signs * (magnitudes + np.abs(hW).max(axis=0))
+
+
+def _saturated_layer(
+    source: Source, h_prev: np.ndarray, W: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drive all units of the layer (half the time) or some of them to |z| in SATURATION."""
+    width = W.shape[1]
+    W = W * source.log_uniform(*SATURATED_GAIN)
+    hW = h_prev @ W
+    if source.chance(0.5):
+        columns = np.ones(width, dtype=bool)
+    else:
+        columns = _at_least_one(source, source.mask((width,), 0.6))
+    magnitudes = _log_uniform(source, (width,), SATURATION)
+    return W, np.where(columns, _drive(hW, magnitudes, _signs(source, (width,))), b)
+
+
+def _large_logits_layer(
+    source: Source, h_prev: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer with logits up to S in LARGE_LOGIT, across rows and columns.
+
+    W^L is scaled so that h^{L-1} W^L reaches S (never by more than S, so that a near-zero
+    h^{L-1} cannot blow W^L up), b^L is uniform in [-S, S], and one output unit j gets
+    z^L_ij >= S on every row, so that h^L_ij >= 1e3 for any unbounded output activation.
+    """
+    width = W.shape[1]
+    S = source.log_uniform(*LARGE_LOGIT)
+    W = W * (S / max(np.abs(h_prev @ W).max(), 1.0))
+    hW = h_prev @ W
+    b = S * (2 * source.uniform((width,)) - 1)
+    j = source.integer(0, width - 1)
+    b[j] = S + np.abs(hW[:, j]).max()
+    return W, b
+
+
+def _tiny_gradient_layer(
+    source: Source, shape: Shape, h_prev: np.ndarray, W: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The output layer (W^L, b^L) and y (None: any valid y) such that dE/dz^L is tiny.
+
+    - tanh, sigmoid: every output unit saturated, |z^L| in TINY_TAIL, so phi_L' <= e^-80;
+    - softplus, elu, gelu_tanh: every z^L far in the flat negative tail;
+    - identity, relu, leaky_relu: the output nearly fits y. For squared_error W^L, b^L and
+      h^L - y are of order TINY_SCALE; for the cross-entropies the logits favour the targets
+      by a margin in TINY_TAIL, so softmax - onehot and sigma - y are below e^-80.
+    """
+    arch = shape.arch
+    name, width = arch.activations[-1], arch.sizes[-1]
+    hW = h_prev @ W
+    if name in ("tanh", "sigmoid", "softplus", "elu", "gelu_tanh"):
+        tail = TINY_GELU_TAIL if name == "gelu_tanh" else TINY_TAIL
+        signs = _signs(source, (width,)) if name in ("tanh", "sigmoid") else -np.ones(width)
+        return W, _drive(hW, _log_uniform(source, (width,), tail), signs), None
+    if arch.loss == "squared_error":
+        t = source.log_uniform(*TINY_SCALE)
+        W, b = W * t, b * t
+        h_L = ACTIVATIONS[name].phi(h_prev @ W + b)
+        return W, b, h_L + (0.1 * t) * source.normal(h_L.shape)
+    margins = _log_uniform(source, (width,), TINY_TAIL)
+    if arch.loss == "cross_entropy":
+        # label j on every row; z_ij >= margin + the largest other logit, so h_ij = z_ij
+        j = source.integer(0, width - 1)
+        others = np.delete(ACTIVATIONS[name].phi(hW + b), j, axis=1)
+        top = max(others.max(), 0.0) if others.size else 0.0
+        b = b.copy()
+        b[j] = margins[j] + top - hW[:, j].min()
+        return W, b, np.full(shape.n, j, dtype=np.int64)
+    # binary_cross_entropy: each column's logits on one side (positive for relu-like units,
+    # whose negative side is flat or scaled by 0.01), with targets 1 or 0 to match
+    signs = _signs(source, (width,)) if name == "identity" else np.ones(width)
+    y = np.broadcast_to((signs > 0).astype(np.float64), (shape.n, width)).copy()
+    return W, _drive(hW, margins, signs), y
+
+
+def draw_numbers(source: Source, shape: Shape) -> tuple[Params, np.ndarray, np.ndarray]:
+    """params, x and y for a case of this shape and regime."""
+    arch, regime = shape.arch, shape.regime
+    x = _inputs(source, shape)
+    h = x  # h^{l-1}, needed by the regimes that place z^l (not by plain and zero_inputs)
+    tracks_h = regime not in ("plain", "zero_inputs")
+    params: Params = []
+    y = None
+    for l in range(1, arch.L + 1):
+        m, width = arch.sizes[l - 1], arch.sizes[l]
+        if l <= shape.exact_layers:
+            W, b = _dyadic_layer(source, h, width, arch.activations[l - 1] in KINKED)
+        else:
+            W, b = _gaussian_layer(source, m, width)
+            if regime == "zero_inputs":
+                b = _zero_out(source, W, b)
+            elif l in shape.saturated:
+                W, b = _saturated_layer(source, h, W, b)
+            elif l == arch.L and regime == "large_logits":
+                W, b = _large_logits_layer(source, h, W)
+            elif l == arch.L and regime == "tiny_gradients":
+                W, b, y = _tiny_gradient_layer(source, shape, h, W, b)
+        params.append((W, b))
+        if tracks_h and l < arch.L:
+            h = arch.activation(l).phi(h @ W + b)
+    if y is None:
+        y = targets(source, arch.loss, shape.n, arch.sizes[-1])
+    return params, x, y
+
+
+def build_case(
+    source: Source, space: CaseSpace, seed: int | None = None, index: int | None = None
+) -> Case:
+    """One case drawn from `source` within `space`."""
+    shape = draw_shape(source, space)
+    params, x, y = draw_numbers(source, shape)
+    return Case(shape.arch, params, x, y, shape.regime, seed, index)
+
+
+# --- the public entry points ----------------------------------------------------------------
+
+
+def _check_seed(what: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{what} = {value!r}, but should be an int >= 0")
+    return int(value)
+
+
+def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Case:  # noqa: B008
+    """Case `index` of the stream `seed`: the same (seed, index, options) give the same case.
+
+    Its generator is numpy.random.default_rng([seed, index]), independent of every other
+    index, so any case of a stream can be drawn alone.
+    """
+    seed, index = _check_seed("seed", seed), _check_seed("index", index)
+    if not isinstance(options, CaseOptions):
+        raise TypeError(f"options has type {type(options).__name__}, but should be CaseOptions")
+    source = NumpySource(np.random.default_rng([seed, index]))
+    return build_case(source, _space(options), seed, index)
+
+
+def draw_cases(
+    seed: int,
+    count: int,
+    options: CaseOptions = CaseOptions(),  # noqa: B008
+) -> Iterator[Case]:
+    """Cases 0..count-1 of the stream `seed`, the same as draw_case(seed, i, options)."""
+    seed, count = _check_seed("seed", seed), _check_seed("count", count)
+    if not isinstance(options, CaseOptions):
+        raise TypeError(f"options has type {type(options).__name__}, but should be CaseOptions")
+    return (draw_case(seed, index, options) for index in range(count))

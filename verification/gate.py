@@ -1,0 +1,177 @@
+"""The gate: one gradient implementation judged on many reproducible random cases.
+
+    verification.check(impl, cases=200, seed=0, ...) -> Report    (report.ok is True on a pass)
+
+is the same gate as `python -m verification`. Cases come from verification.cases (case i of a
+stream is drawn from (seed, i) alone), each is judged by verification.judge, the first few
+failures are shrunk to a smallest failing case, and everything is gathered into a Report.
+"""
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+import reference
+from verification.cases import Case, CaseOptions, draw_case
+from verification.judge import FLOAT_DTYPES, Oracles, Verdict, judge
+from verification.loading import load_implementation
+from verification.report import Failure, Report, failure_from
+from verification.shrink import shrink
+
+SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
+REFERENCE_SPEC = "reference:gradients"
+
+
+def _spec_of(impl: Callable | str | None) -> tuple[Callable, str | None]:
+    """The callable to judge and, when it can be named, the spec that reproduces it."""
+    if impl is None:
+        return reference.gradients, REFERENCE_SPEC
+    if isinstance(impl, str):
+        return load_implementation(impl), impl
+    if not callable(impl):
+        raise TypeError(f"impl is a {type(impl).__name__}, but should be a callable or a spec")
+    module, name = getattr(impl, "__module__", None), getattr(impl, "__qualname__", "")
+    named = module and module != "__main__" and "<" not in name
+    return impl, f"{module}:{name}" if named else None
+
+
+def _judge_indices(
+    spec: str | None,
+    impl: Callable | None,
+    indices: Sequence[int],
+    seed: int,
+    options: CaseOptions,
+    dtype: str,
+) -> list[Verdict]:
+    if impl is None:  # in a worker process: load the implementation from its spec
+        impl = load_implementation(spec)
+    verdicts = []
+    for index in indices:
+        case = draw_case(seed, index, options)
+        verdicts.append(judge(impl, case, Oracles.of(case, dtype), dtype))
+    return verdicts
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core; tiny matrices gain nothing from threads
+
+
+def _run_parallel(
+    spec: str,
+    indices: list[int],
+    seed: int,
+    options: CaseOptions,
+    dtype: str,
+    workers: int,
+    progress: Callable[[int], None],
+) -> list[Verdict]:
+    chunk = max(1, min(25, len(indices) // (4 * workers) or 1))
+    chunks = [indices[i : i + chunk] for i in range(0, len(indices), chunk)]
+    context = multiprocessing.get_context("spawn")  # fork after torch has threads can hang
+    verdicts: list[Verdict] = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+        futures = [
+            pool.submit(_judge_indices, spec, None, part, seed, options, dtype) for part in chunks
+        ]
+        for future in futures:  # in submission order: the same report as a serial run
+            part = future.result()
+            verdicts.extend(part)
+            progress(len(part))
+    return verdicts
+
+
+def check(
+    impl: Callable | str | None = None,
+    *,
+    cases: int = 200,
+    seed: int = 0,
+    activations: Iterable[str] | None = None,
+    losses: Iterable[str] | None = None,
+    max_depth: int = 6,
+    max_width: int = 16,
+    max_batch: int = 8,
+    dtype: str = "float64",
+    workers: int = 1,
+    case: int | None = None,
+    shrink_failures: int = SHRUNK_FAILURES,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Judge `impl` (a callable of CONTRACT section 4, a "MODULE:FUNCTION" or
+    "PATH/FILE.py:FUNCTION" spec, or None for the reference) on `cases` random cases.
+
+    `case=i` judges case i of the stream alone (as a failure's reproduction does). `dtype`
+    "float32" judges an implementation that computes in float32 with float32's allowance.
+    `workers` > 1 spreads the cases over processes, with the same report as a serial run.
+    The first `shrink_failures` failed cases are shrunk to a smallest failing case.
+    """
+    impl, spec = _spec_of(impl)
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype {dtype!r} is unknown; valid: {', '.join(FLOAT_DTYPES)}")
+    if cases < 1:
+        raise ValueError(f"cases = {cases}, but should be >= 1")
+    if workers < 1:
+        raise ValueError(f"workers = {workers}, but should be >= 1")
+    options = CaseOptions(
+        activations=tuple(activations) if activations is not None else CaseOptions().activations,
+        losses=tuple(losses) if losses is not None else CaseOptions().losses,
+        max_depth=max_depth,
+        max_width=max_width,
+        max_batch=max_batch,
+    )
+    indices = [case] if case is not None else list(range(cases))
+    done = 0
+
+    def advance(k: int) -> None:
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(done, len(indices))
+
+    start = time.perf_counter()
+    if workers > 1 and len(indices) > 1:
+        if spec is None:
+            raise ValueError(
+                "workers > 1 needs an implementation importable by name (a module-level "
+                "function, or a MODULE:FUNCTION spec); use workers=1 for this one"
+            )
+        verdicts = _run_parallel(spec, indices, seed, options, dtype, workers, advance)
+    else:
+        verdicts = []
+        for index in indices:
+            verdicts += _judge_indices(spec, impl, [index], seed, options, dtype)
+            advance(1)
+    failures = _failures(impl, spec, verdicts, options, dtype, shrink_failures)
+    return Report.gather(
+        impl=spec or repr(impl),
+        seed=seed,
+        verdicts=verdicts,
+        failures=failures,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _failures(
+    impl: Callable,
+    spec: str | None,
+    verdicts: list[Verdict],
+    options: CaseOptions,
+    dtype: str,
+    shrink_failures: int,
+) -> list[Failure]:
+    def fails(candidate: Case) -> bool:
+        return not judge(impl, candidate, Oracles.of(candidate, dtype), dtype).passed
+
+    failures = []
+    for verdict in verdicts:
+        if verdict.passed:
+            continue
+        smallest = None
+        if len(failures) < shrink_failures:
+            smallest = shrink(verdict.case, fails)
+            if smallest is verdict.case:
+                smallest = None
+        failures.append(failure_from(verdict, spec, options, dtype, smallest))
+    return failures

@@ -1,0 +1,142 @@
+"""The command line of CONTRACT section 5: options, exit status 0/1/2, reports, reproduction."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from xml.etree import ElementTree
+
+import pytest
+
+from verification.__main__ import main
+
+BUGGY = textwrap.dedent(
+    """
+    import reference
+
+    def gradients(arch, params, x, y):
+        # the sign flipped: the classic confusion of the gradient with the update
+        return [(-gW, -gb) for gW, gb in reference.gradients(arch, params, x, y)]
+
+    NOT_CALLABLE = 3
+    """
+)
+
+
+@pytest.fixture
+def buggy(tmp_path):
+    path = tmp_path / "buggy.py"
+    path.write_text(BUGGY)
+    return str(path)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "verification", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_without_impl_the_gate_passes_the_reference_and_exits_0(capsys):
+    assert main(["--cases", "20", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED: 20 of 20 cases passed" in out
+    assert "by activation" in out and "by loss" in out and "by depth" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--no-such-option"], "unrecognized arguments"),
+        (["--activations", "tanh,rellu"], "'rellu'"),
+        (["--losses", "hinge"], "'hinge'"),
+        (["--cases", "0"], "at least 1"),
+        (["--max-depth", "two"], "not a whole number"),
+        (["--impl", "no_such_module_xyz:gradients"], "cannot import"),
+        (["--impl", "reference:no_such_function"], "has no attribute"),
+        (["--impl", "reference"], "MODULE:FUNCTION"),
+        (["--impl", "missing/file.py:gradients"], "no file"),
+    ],
+)
+def test_a_command_that_cannot_run_exits_2_with_one_line_on_stderr(capsys, args, reason):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("backprop-gate: error:") and reason in lines[0], lines[0]
+    assert captured.out == ""
+
+
+def test_an_impl_that_is_not_callable_exits_2(capsys, buggy):
+    assert main(["--impl", f"{buggy}:NOT_CALLABLE", "--cases", "2"]) == 2
+    assert "not a callable" in capsys.readouterr().err
+
+
+def test_bad_usage_prints_no_traceback_from_a_real_process():
+    result = run("--activations", "nope")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "valid: identity,sigmoid" in result.stderr
+
+
+def test_a_failing_impl_exits_1_and_writes_json_and_junit(tmp_path, buggy, capsys):
+    report_json, report_xml = tmp_path / "report.json", tmp_path / "report.xml"
+    status = main(
+        [
+            "--impl",
+            f"{buggy}:gradients",
+            "--cases",
+            "6",
+            "--activations",
+            "tanh",
+            "--json",
+            str(report_json),
+            "--junit-xml",
+            str(report_xml),
+        ]
+    )
+    assert status == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "reproduce: python -m verification" in out
+    data = json.loads(report_json.read_text())
+    assert data["ok"] is False and data["cases"] == 6 and data["failures"]
+    failure = data["failures"][0]
+    for key in ("case", "layer", "param", "expected", "got", "reproduce", "oracle", "index"):
+        assert failure[key] is not None, key
+    assert {"seed", "index", "sizes", "activations", "loss", "n"} <= set(failure["case"])
+    assert "sign" in failure["hint"]
+    suite = ElementTree.parse(report_xml).getroot()
+    assert suite.get("tests") == "6"
+    assert int(suite.get("failures")) == len(data["failures"])
+    assert len(suite.findall("testcase")) == 6
+
+
+def test_a_passing_run_writes_ok_json(tmp_path):
+    path = tmp_path / "ok.json"
+    assert main(["--cases", "4", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert data["ok"] is True and data["cases"] == 4 and data["failures"] == []
+
+
+def test_the_reproduction_command_reproduces_the_failure(buggy, capsys):
+    from verification import check
+
+    report = check(f"{buggy}:gradients", cases=5, seed=11, activations=["sigmoid"])
+    failure = report.failures[-1]
+    words = failure.reproduce.split()
+    assert words[:3] == ["python", "-m", "verification"]
+    assert main(words[3:]) == 1
+    out = capsys.readouterr().out
+    assert "1 cases from seed 11" in out
+    assert failure.message in out
+
+
+def test_workers_give_the_same_report_as_a_serial_run(buggy):
+    from verification import check
+
+    serial = check(f"{buggy}:gradients", cases=12, seed=5, shrink_failures=0).to_dict()
+    parallel = check(f"{buggy}:gradients", cases=12, seed=5, workers=2, shrink_failures=0)
+    parallel = parallel.to_dict()
+    serial.pop("seconds")
+    parallel.pop("seconds")
+    assert parallel == serial

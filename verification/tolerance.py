@@ -1,0 +1,622 @@
+"""The rounding-error allowance: how far a correct gradient may lie from the exact one.
+
+Two correct implementations of backprop rarely agree to the last bit: they sum in other orders,
+evaluate phi' by other formulas, divide by n at another place. Where every unit is saturated
+they may even differ by 100% of a 1e-40-sized gradient, so no fixed rtol separates rounding
+from a bug. Instead this module bounds, entry by entry, what rounding can do: a first-order
+rounding-error analysis run on absolute values through the seed's own equations,
+
+    forward    z^l = h^{l-1} W^l + b^l,  h^l = phi_l(z^l)
+    loss       g = dE/dh^L
+    backward   delta^L = phi_L'(z^L) * g,  delta^l = phi_l'(z^l) * delta^{l+1} (W^{l+1})^T
+    gradients  dE/dW^l = (h^{l-1})^T delta^l,  dE/db^l = 1^T delta^l
+
+carrying next to each quantity q a bound e_q >= |q_computed - q_exact| (entrywise):
+
+- a matrix product A B computed in any order (even one that changes from call to call) is
+  within gamma_k (|A| + e_A)(|B| + e_B) + e_A |B| + |A| e_B + e_A e_B of the exact one, where k
+  is the length of the sums and gamma_k = k u / (1 - k u) (Higham, Accuracy and Stability of
+  Numerical Algorithms, 2nd ed., section 3.1);
+- an activation value or slope computed by its textbook formula is within TERM_ULPS ULP of the
+  sum of the absolute values of that formula's terms (tanh' = 1 - tanh^2 is off by ULPs of 1,
+  not of the tiny result), and an error e_z in z moves phi(z) by |phi'(z)| e_z and phi'(z) by
+  |phi''(z)| e_z (first order);
+- a relu-like unit (Activation.kink not None) whose z may lie on either side of its kink
+  within the error of z may take either side: its slope error gains the jump
+  |phi'_right - phi'_left|. Where z^l is provably exact (every product and partial sum of
+  h^{l-1} W^l + b^l representable, as with small integers or dyadic numbers), its error is 0
+  and a unit exactly at its kink must follow the convention of CONTRACT section 2; exactness is
+  tracked per entry, and claimed only when proved.
+
+The result is an allowance A per entry of dE/dW^l and dE/db^l: a correct implementation
+computing in the given precision differs from the exact gradient by at most A. A gate that
+compares an implementation with an oracle accepts |got - oracle| <= A(impl) + A(oracle).
+The bounds are computed in float64 from the magnitudes of the reference's own trace (first
+order: the exact and the computed magnitudes agree to O(u)).
+
+The analysis is worst case (gamma_k grows like k, real errors like sqrt(k)), so a correct
+implementation typically uses a few percent of A; yet A stays near 1e-14 of a gradient entry
+wherever any unit on its path is unsaturated, far below a relative error of 1e-6 or the 1e-7
+relative noise of a float32 computation.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.activations import ACTIVATIONS, LEAKY_SLOPE, sigmoid, softplus
+from reference.network import Architecture, Backprop, backprop
+from reference.types import Array, Params
+
+# --- the policy: one constant per assumption, with its reason -------------------------------
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The floating-point format an implementation computes in.
+
+    u: the unit roundoff, |fl(a op b) - (a op b)| <= u |a op b| for normal results;
+    p: the significand bits (a number is exact if it is an integer times 2^e with fewer
+       than 2^p of them);
+    min_exponent: the exponent of the smallest subnormal, 2^min_exponent;
+    eta: the absolute error of one rounding in the subnormal range (half the smallest
+       subnormal), which the relative model u misses.
+    """
+
+    name: str
+    u: float
+    p: int
+    min_exponent: int
+    eta: float
+
+
+FLOAT64 = Precision("float64", u=2.0**-53, p=53, min_exponent=-1074, eta=2.0**-1075)
+FLOAT32 = Precision("float32", u=2.0**-24, p=24, min_exponent=-149, eta=2.0**-150)
+PRECISIONS = {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}
+
+ELEMENTARY_ULPS = 4
+"""exp, log, log1p, expm1, tanh, cosh are within 4 ULP of the exact result: NumPy's own accuracy
+tests accept at most 4 ULP for these in float32 (log) and 2 in float64 (tanh)
+(numpy/_core/tests/data/umath-validation-set-*.csv); glibc and PyTorch's SLEEF kernels are
+within 1 to 2 ULP."""
+
+ULP_IN_U = 2
+"""One ULP of a number x is at most 2u|x| (and at least u|x|)."""
+
+TERM_ULPS = 8
+"""'A few ULP of the terms of its textbook formula': an activation value or slope, or a loss
+gradient entry, is within 8 ULP of the sum of the absolute values of its formula's terms. The
+longest chains used here are one elementary function (ELEMENTARY_ULPS = 4 ULP) followed by up
+to 8 roundings of half an ULP each (4 ULP) of quantities bounded by those terms; e.g. sigmoid'
+as s (1 - s) with s = 0.5 (1 + tanh(z/2)) needs 9u + 2u <= 16u of the terms (1, s'), and
+tanh' as 1 - tanh^2 needs at most 17u of the terms (1, tanh^2)."""
+
+TERM_U = TERM_ULPS * ULP_IN_U
+"""TERM_ULPS expressed in units of u: error <= TERM_U u sum|terms|."""
+
+DIVIDE_BY_N_ROUNDINGS = 2
+"""The 1/n of the batch mean costs two roundings wherever it is applied: fl(1/n), then the
+product (or one division); applied to g or to the final gradients, it is the same relative
+perturbation of every gradient entry, since backprop is linear in g."""
+
+KINK_SLACK = 2
+"""A unit is ambiguous at its kink if |z - kink| <= 2 e_z: the z held here is itself a
+computed value, within e_z of the exact one, which an implementation may see on either side
+when the exact z lies within e_z of the kink."""
+
+SUM_SLACK = 2.0**-30
+"""Margin on a computed sum of |terms| in the exactness test: the computed sum is within
+gamma_k of the exact one, and gamma_k < 2^-31 for every k below 2^20 in float64."""
+
+
+def gamma(k: int, u: float) -> float:
+    """gamma_k = k u / (1 - k u): the relative error bound of a sum of k products, any order."""
+    return k * u / (1 - k * u)
+
+
+# --- the activations: their sensitivity and the terms of their textbook formulas ------------
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """What rounding can do to one activation (see the module docstring).
+
+    curvature(z) = |phi''(z)|: how an error in z moves phi'(z);
+    value_terms(z): sum of |terms| of phi's textbook formula (0 where phi is computed exactly,
+        as relu, identity, or leaky_relu and elu for z >= 0);
+    slope_terms(z): the same for phi';
+    left, right: (|phi'|, |phi''|) on either side of the kink, for kinked activations.
+    """
+
+    curvature: Callable[[Array], Array]
+    value_terms: Callable[[Array], Array]
+    slope_terms: Callable[[Array], Array]
+    left: tuple[float, float] | None = None
+    right: tuple[float, float] | None = None
+
+
+def _nothing(z: Array) -> Array:
+    return np.zeros_like(z)
+
+
+def _sigmoid_terms(z: Array) -> Array:
+    """sigma(z) as 0.5 + 0.5 tanh(z/2): terms 0.5 and 0.5 |tanh(z/2)|, so ULPs of 1/2 or more.
+
+    1 / (1 + e^-z) is relatively accurate and needs less.
+    """
+    return 0.5 + 0.5 * np.abs(np.tanh(0.5 * z))
+
+
+def _softplus_slope_terms(z: Array) -> Array:
+    """sigma(z) taken as the derivative of softplus: the sigmoid formulas, or exp(z - softplus(z))
+    as autodiff of logaddexp(0, z) gives it, whose terms z and softplus(z) are in log space:
+    an absolute error there is a relative error sigma(z) (|z| + softplus(z)) u of the result."""
+    return _sigmoid_terms(z) + sigmoid(z) * (np.abs(z) + softplus(z))
+
+
+def _sigmoid_curvature(z: Array) -> Array:
+    """|sigma''| = sigma' |1 - 2 sigma| = sigma' |tanh(z/2)|."""
+    return ACTIVATIONS["sigmoid"].dphi(z) * np.abs(np.tanh(0.5 * z))
+
+
+def _sigmoid_slope_terms(z: Array) -> Array:
+    """sigma' as s (1 - s) from s off by ULPs of its terms: those terms, plus the product."""
+    return _sigmoid_terms(z) + ACTIVATIONS["sigmoid"].dphi(z)
+
+
+def _tanh_curvature(z: Array) -> Array:
+    """|tanh''| = 2 |tanh z| sech^2 z."""
+    return 2 * np.abs(np.tanh(z)) * ACTIVATIONS["tanh"].dphi(z)
+
+
+def _tanh_value_terms(z: Array) -> Array:
+    """tanh z from a library tanh, relatively accurate: the term is tanh z itself."""
+    return np.abs(np.tanh(z))
+
+
+def _tanh_slope_terms(z: Array) -> Array:
+    """tanh' as 1 - tanh^2 z: terms 1 and tanh^2 z."""
+    return 1 + np.tanh(z) ** 2
+
+
+def _softplus_curvature(z: Array) -> Array:
+    return ACTIVATIONS["sigmoid"].dphi(z)
+
+
+def _softplus_value_terms(z: Array) -> Array:
+    """log(1 + e^z): 1 + e^z is rounded relatively, so log is off by ULPs of 1, then of itself."""
+    return 1 + softplus(z)
+
+
+def _leaky_value_terms(z: Array) -> Array:
+    """0.01 z for z < 0: one product (and 0.01 rounded); exact for z >= 0."""
+    return np.where(z < 0, LEAKY_SLOPE * np.abs(z), 0.0)
+
+
+def _leaky_slope_terms(z: Array) -> Array:
+    """The constant 0.01 is rounded; the slope 1 is exact."""
+    return np.where(z > 0, 0.0, LEAKY_SLOPE)
+
+
+def _elu_curvature(z: Array) -> Array:
+    return np.where(z > 0, 0.0, np.exp(np.minimum(z, 0)))
+
+
+def _elu_terms(z: Array) -> Array:
+    """e^z - 1 for z < 0 (terms e^z and 1), and elu' = elu(z) + 1 there (the same terms);
+    exact for z >= 0 (phi(0) = e^0 - 1 = 0 and phi'(0) = 1 are exact)."""
+    return np.where(z < 0, np.exp(np.minimum(z, 0)) + 1, 0.0)
+
+
+# gelu_tanh(z) = z/2 (1 + tanh w), w = K0 (z + K1 z^3). Its argument w is off by ULPs of
+# |K0 z| + |K0 K1 z^3| (the terms of w), which tanh carries with its slope sech^2 w.
+_K0 = float(np.sqrt(2 / np.pi))
+_K1 = 0.044715
+_GELU_CLIP = 1e30  # past it sech^2 w is 0 and z^3 would overflow: clip inside the products
+
+
+def _gelu_parts(z: Array) -> tuple[Array, Array, Array, Array, Array]:
+    """(zc, t, S, w', W_abs): z clipped, tanh w, sech^2 w, dw/dz, and the terms of w."""
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    w = _K0 * (zc + _K1 * zc**3)
+    t = np.tanh(w)
+    e = np.exp(-2 * np.abs(w))
+    S = 4 * e / (1 + e) ** 2  # sech^2 w, relatively accurate in the tails
+    dw = _K0 * (1 + 3 * _K1 * zc**2)
+    W_abs = _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
+    return zc, t, S, dw, W_abs
+
+
+def _gelu_curvature(z: Array) -> Array:
+    """|phi''| with phi' = (1 + t)/2 + z S w'/2: phi'' = S w' + z S (w'' - 2 t w'^2) / 2."""
+    zc, t, S, dw, _ = _gelu_parts(z)
+    return np.abs(S * dw + 0.5 * zc * S * (6 * _K0 * _K1 * zc - 2 * t * dw**2))
+
+
+def _gelu_value_terms(z: Array) -> Array:
+    """z/2 + z/2 tanh w: terms |z|/2 and |z tanh w|/2, plus |z|/2 S times the terms of w."""
+    zc, t, S, _, W_abs = _gelu_parts(z)
+    return 0.5 * np.abs(z) * (1 + np.abs(t)) + 0.5 * np.abs(zc) * S * W_abs
+
+
+def _gelu_slope_terms(z: Array) -> Array:
+    """(1 + t)/2 + z (1 - t^2) w'/2: terms 1/2, |t|/2, |z w'| (1 + t^2)/2, and the error in w
+    carried by d phi'/dw = S/2 - z w' t S."""
+    zc, t, S, dw, W_abs = _gelu_parts(z)
+    half_z_dw = 0.5 * np.abs(zc * dw)
+    return 0.5 * (1 + np.abs(t) + S * W_abs) + half_z_dw * (1 + t**2 + 2 * np.abs(t) * S * W_abs)
+
+
+ROUNDING: dict[str, Rounding] = {
+    "identity": Rounding(_nothing, _nothing, _nothing),
+    "relu": Rounding(_nothing, _nothing, _nothing, left=(0.0, 0.0), right=(1.0, 0.0)),
+    "leaky_relu": Rounding(
+        _nothing, _leaky_value_terms, _leaky_slope_terms, left=(LEAKY_SLOPE, 0.0), right=(1.0, 0.0)
+    ),
+    "elu": Rounding(_elu_curvature, _elu_terms, _elu_terms, left=(1.0, 1.0), right=(1.0, 0.0)),
+    "sigmoid": Rounding(_sigmoid_curvature, _sigmoid_terms, _sigmoid_slope_terms),
+    "tanh": Rounding(_tanh_curvature, _tanh_value_terms, _tanh_slope_terms),
+    "softplus": Rounding(_softplus_curvature, _softplus_value_terms, _softplus_slope_terms),
+    "gelu_tanh": Rounding(_gelu_curvature, _gelu_value_terms, _gelu_slope_terms),
+}
+"""Each activation of CONTRACT section 2, with what rounding can do to it."""
+
+
+# --- exactness ------------------------------------------------------------------------------
+
+
+def lowest_bit(a: Array) -> Array:
+    """The exponent e of the lowest set bit of each entry: a = (odd integer) 2^e; +inf for 0.
+
+    Works on float64 values (float32 values convert exactly).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    mantissa, exponent = np.frexp(a)  # a = mantissa 2^exponent, 0.5 <= |mantissa| < 1
+    M = np.abs(np.ldexp(mantissa, 53)).astype(np.int64)  # an integer of at most 53 bits
+    trailing = np.frexp((M & -M).astype(np.float64))[1] - 1  # frexp(2^t) = (0.5, t + 1)
+    return np.where(a == 0, np.inf, (exponent - 53 + trailing).astype(np.float64))
+
+
+def exact_pre_activation(
+    h_prev: Array, exact_h_prev: np.ndarray, W: Array, b: Array, precision: Precision
+) -> np.ndarray:
+    """Entries of z^l = h^{l-1} W^l + b^l that every summation order computes exactly.
+
+    Sufficient condition, per entry (r, j): every input h_ri that meets a nonzero W_ij is itself
+    exact, and all terms h_ri W_ij and b_j are integer multiples of 2^q with
+    sum_i |h_ri W_ij| + |b_j| < 2^(p + q) and q >= min_exponent. Then every product and every
+    partial sum is such a multiple below 2^(p + q), hence representable. q is taken as
+    min_i lowbit(h_ri) + min_i lowbit(W_ij) (or lowbit(b_j)), a lower bound on the true one,
+    so the test errs only towards "not exact".
+
+    Shapes: h_prev (n, n_{l-1}), exact_h_prev (n, n_{l-1}) bool, W (n_{l-1}, n_l), b (n_l,)
+    -> (n, n_l) bool.
+    """
+    nonzero_W = (W != 0).astype(np.float64)
+    inexact_inputs = (~exact_h_prev).astype(np.float64) @ nonzero_W > 0
+    q_h = lowest_bit(h_prev).min(axis=1, initial=np.inf)  # (n,)
+    q_W = lowest_bit(W).min(axis=0, initial=np.inf)  # (n_l,)
+    q = np.minimum(q_h[:, None] + q_W[None, :], lowest_bit(b)[None, :])
+    S = np.abs(h_prev) @ np.abs(W) + np.abs(b)
+    with np.errstate(over="ignore"):
+        limit = np.exp2(np.minimum(q, 2048.0) + precision.p)  # inf where q is large or inf
+    return ~inexact_inputs & (q >= precision.min_exponent) & (limit > S * (1 + SUM_SLACK))
+
+
+# --- the bounds, one function per equation --------------------------------------------------
+
+
+def product_bound(
+    A: Array, e_A: Array, B: Array, e_B: Array, k: int, precision: Precision
+) -> Array:
+    """e >= |fl(A_computed B_computed) - A B| for any summation order of the k-term sums.
+
+    e = e_A |B| + |A| e_B + e_A e_B + gamma_k (|A| + e_A)(|B| + e_B) + k eta,
+    with A and B the (magnitudes of the) exact factors and e_A, e_B their error bounds.
+
+    Shapes: A (n, k), B (k, m) -> (n, m).
+    """
+    abs_A, abs_B = np.abs(A), np.abs(B)
+    return (
+        e_A @ abs_B
+        + abs_A @ e_B
+        + e_A @ e_B
+        + gamma(k, precision.u) * ((abs_A + e_A) @ (abs_B + e_B))
+        + k * precision.eta
+    )
+
+
+def pre_activation_bound(
+    h_prev: Array,
+    e_h_prev: Array,
+    W: Array,
+    e_W: Array,
+    b: Array,
+    e_b: Array,
+    exact: np.ndarray,
+    precision: Precision,
+) -> Array:
+    """e_z^l for z^l = h^{l-1} W^l + b^l: a product of n_{l-1} terms plus b (n_{l-1} + 1 terms).
+
+    0 where `exact` (exact_pre_activation) says every order computes z exactly.
+    Shapes: h_prev, e_h_prev (n, n_{l-1}); W, e_W (n_{l-1}, n_l); b, e_b (n_l,) -> (n, n_l).
+    """
+    k = W.shape[0]
+    abs_b = np.abs(b) + e_b
+    e_z = (
+        e_h_prev @ np.abs(W)
+        + np.abs(h_prev) @ e_W
+        + e_h_prev @ e_W
+        + e_b
+        + gamma(k + 1, precision.u) * ((np.abs(h_prev) + e_h_prev) @ (np.abs(W) + e_W) + abs_b)
+        + (k + 1) * precision.eta
+    )
+    return np.where(exact, 0.0, e_z)
+
+
+@dataclass(frozen=True)
+class UnitBounds:
+    """Error bounds of one layer's activation at its computed z, entrywise (n, n_l).
+
+    e_h: of h^l = phi(z^l); e_dphi: of phi'(z^l); exact_h: h^l is computed exactly;
+    ambiguous: a kinked unit whose z may lie on either side of its kink.
+    """
+
+    e_h: Array
+    e_dphi: Array
+    exact_h: np.ndarray
+    ambiguous: np.ndarray
+
+
+def activation_bound(
+    name: str, z: Array, e_z: Array, exact_z: np.ndarray, dphi_z: Array, precision: Precision
+) -> UnitBounds:
+    """e_h = |phi'(z)| e_z + TERM_U u value_terms(z),
+    e_dphi = |phi''(z)| e_z + TERM_U u slope_terms(z) (+ the jump of phi' where ambiguous).
+
+    At an ambiguous unit the slopes and curvatures of both sides are taken at their larger.
+    Shapes: z, e_z, exact_z, dphi_z (n, n_l) -> UnitBounds of (n, n_l).
+    """
+    rounding = ROUNDING[name]
+    u, eta = precision.u, precision.eta
+    value_terms = rounding.value_terms(z)
+    slope_terms = rounding.slope_terms(z)
+    slope = np.abs(dphi_z)
+    curvature = rounding.curvature(z)
+    jump = 0.0
+    kink = ACTIVATIONS[name].kink
+    if kink is None:
+        ambiguous = np.zeros(z.shape, dtype=bool)
+    else:
+        (slope_left, curv_left), (slope_right, curv_right) = rounding.left, rounding.right
+        ambiguous = ~exact_z & (np.abs(z - kink) <= KINK_SLACK * e_z)
+        slope = np.where(ambiguous, max(slope_left, slope_right), slope)
+        curvature = np.where(ambiguous, max(curv_left, curv_right), curvature)
+        jump = np.where(ambiguous, abs(slope_right - slope_left), 0.0)
+    e_h = slope * e_z + TERM_U * u * value_terms + eta * (value_terms > 0)
+    e_dphi = curvature * e_z + TERM_U * u * slope_terms + eta * (slope_terms > 0) + jump
+    return UnitBounds(e_h, e_dphi, exact_z & (value_terms == 0), ambiguous)
+
+
+def scaled_product_bound(
+    dphi: Array, e_dphi: Array, r: Array, e_r: Array, precision: Precision
+) -> Array:
+    """e_delta for delta = phi'(z) * r (one rounded product, entrywise).
+
+    e = e_dphi (|r| + e_r) + |phi'| e_r + u |phi' r| + eta. Shapes: all (n, n_l).
+    """
+    abs_dphi, abs_r = np.abs(dphi), np.abs(r)
+    return e_dphi * (abs_r + e_r) + abs_dphi * e_r + precision.u * abs_dphi * abs_r + precision.eta
+
+
+# --- the loss: g = dE/dh^L and its bound ----------------------------------------------------
+
+
+def loss_gradient_bound(
+    loss: str, h: Array, e_h: Array, y: np.ndarray, e_y: Array, precision: Precision
+) -> tuple[Array, Array]:
+    """(g, e_g): g = dE/dh^L from the computed h^L (n, n_L), and e_g >= its error.
+
+    e_g gathers the error e_h of h^L carried through dg/dh, the loss's own formula off by
+    TERM_ULPS of its terms, and the 1/n (DIVIDE_BY_N_ROUNDINGS).
+    """
+    n = h.shape[0]
+    u, eta = precision.u, precision.eta
+    if loss == "squared_error":
+        # g = (h - y) / n: h - y rounds once; (h/n - y/n) rounds h/n and y/n instead
+        d = h - y
+        g = d / n
+        e = e_h + e_y + u * (np.abs(h) + np.abs(y) + np.abs(d))
+    elif loss == "binary_cross_entropy":
+        # g = (sigma(h) - y) / n, sigma from any of its formulas (see _softplus_slope_terms)
+        s = sigmoid(h)
+        g = (s - y) / n
+        e = (
+            ACTIVATIONS["sigmoid"].dphi(h) * e_h
+            + e_y
+            + TERM_U * u * _softplus_slope_terms(h)
+            + u * (s + np.abs(y))
+            + eta
+        )
+    elif loss == "cross_entropy":
+        g, e = _cross_entropy_bound(h, e_h, y, precision)
+    else:
+        raise ValueError(f"loss {loss!r} is unknown to the tolerance policy")
+    return g, e / n + DIVIDE_BY_N_ROUNDINGS * u * np.abs(g) + 2 * eta
+
+
+def _cross_entropy_bound(
+    h: Array, e_h: Array, y: np.ndarray, precision: Precision
+) -> tuple[Array, Array]:
+    """n g = softmax(h) - onehot(y) and its error bound (before the 1/n).
+
+    log p_k = (h_k - m) - log sum_j e^(h_j - m), m = max_k h_k. Whatever the route (shifted
+    exponentials and a division, log_softmax then exp, or h_k - logsumexp(h)), the computed
+    log p_k is off by ULPs of its terms |h_k|, |m|, lambda = log sum_j e^(h_j - m), plus the
+    rounding of a sum of n_L exponentials (<= n_L u, and sum_j p_j |h_j - m| u <= n_L u / e):
+    eps_k = TERM_U u (|h_k| + |m| + lambda + 1 + n_L), a relative error of p_k. Then
+    p - onehot is off by ULPs of p_k + onehot_k ("ULPs of 1" at the label). Autodiff through
+    the shift by m adds 1 - sum_j p_j at the row's maximum, off by sum_j p_j eps_j + (n_L + 1) u
+    (taken at every entry within the error of h of the maximum). The error of h carries
+    through |d softmax / dh| <= diag(p) + p p^T.
+    """
+    n, n_L = h.shape
+    u = precision.u
+    m = h.max(axis=1, keepdims=True)
+    shifted = np.exp(h - m)
+    total = shifted.sum(axis=1, keepdims=True)
+    p = shifted / total
+    onehot = np.zeros_like(h)
+    onehot[np.arange(n), y] = 1.0
+    lam = np.log(total)
+    eps = TERM_U * u * (np.abs(h) + np.abs(m) + lam + 1 + n_L)
+    e_max = e_h.max(axis=1, keepdims=True)
+    near_max = m - h <= 2 * (e_h + e_max)
+    at_max = (p * eps).sum(axis=1, keepdims=True) + (n_L + 1) * u
+    e = (
+        p * eps
+        + TERM_U * u * (p + onehot)
+        + np.where(near_max, at_max, 0.0)
+        + p * e_h
+        + p * (p * e_h).sum(axis=1, keepdims=True)
+    )
+    if n_L == 1:  # softmax of one logit is exactly 1, and g exactly 0
+        e = np.zeros_like(h)
+    return p - onehot, e
+
+
+# --- the whole analysis ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The rounding-error bounds of every quantity of the seed, keyed by layer l as in the seed.
+
+    e_z[l], e_h[l], e_delta[l] (n, n_l); exact_z[l] (n, n_l) bool: z^l computed exactly;
+    ambiguous[l] (n, n_l) bool: a kinked unit that may take either side;
+    grad_W[l] (n_{l-1}, n_l), grad_b[l] (n_l,): the allowances of dE/dW^l and dE/db^l.
+    """
+
+    precision: Precision
+    e_z: dict[int, Array]
+    e_h: dict[int, Array]
+    e_delta: dict[int, Array]
+    exact_z: dict[int, np.ndarray]
+    ambiguous: dict[int, np.ndarray]
+    grad_W: dict[int, Array]
+    grad_b: dict[int, Array]
+
+    @property
+    def grads(self) -> Params:
+        """[(A_W^l, A_b^l) for l = 1..L], shaped like the gradients."""
+        return [(self.grad_W[l], self.grad_b[l]) for l in sorted(self.grad_W)]
+
+
+def _cast_error(a: Array, precision: Precision) -> Array:
+    """|a - fl(a)|: the exact error of storing a float64 input in the implementation's format."""
+    a = np.asarray(a, dtype=np.float64)
+    if precision is FLOAT64:
+        return np.zeros_like(a)
+    with np.errstate(over="ignore"):
+        return np.abs(a - a.astype(np.float32).astype(np.float64))
+
+
+def precision_of(dtype: object) -> Precision:
+    """FLOAT64 or FLOAT32 for a NumPy dtype (or type) float64 or float32."""
+    try:
+        return PRECISIONS[np.dtype(dtype)]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"dtype {dtype!r} has no tolerance policy; valid: float64, float32"
+        ) from None
+
+
+def error_bounds(
+    arch: Architecture,
+    params: Params,
+    x: Array,
+    y: np.ndarray,
+    *,
+    dtype: object = np.float64,
+    trace: Backprop | None = None,
+) -> Bounds:
+    """Run the analysis of the module docstring forward and backward; see `allowance`.
+
+    `trace` is reference.backprop(arch, params, x, y), computed here if not given.
+    """
+    precision = precision_of(dtype)
+    if trace is None:
+        trace = backprop(arch, params, x, y)
+    L = arch.L
+    h, z = trace.h, trace.z
+    # the inputs as the implementation holds them: exact in float64, rounded in float32
+    e_h = {0: _cast_error(x, precision)}
+    exact_h = {0: e_h[0] == 0}
+    e_W = {l: _cast_error(params[l - 1][0], precision) for l in range(1, L + 1)}
+    e_b = {l: _cast_error(params[l - 1][1], precision) for l in range(1, L + 1)}
+    e_z, exact_z, e_dphi, dphi, ambiguous = {}, {}, {}, {}, {}
+    for l in range(1, L + 1):
+        W, b = params[l - 1]  # layer l is params[l - 1]
+        exact = exact_pre_activation(h[l - 1], exact_h[l - 1], W, b, precision)
+        exact &= ~(e_W[l] > 0).any(axis=0) & ~(e_b[l] > 0)
+        exact_z[l] = exact
+        e_z[l] = pre_activation_bound(h[l - 1], e_h[l - 1], W, e_W[l], b, e_b[l], exact, precision)
+        activation = arch.activation(l)
+        dphi[l] = activation.dphi(z[l])
+        unit = activation_bound(activation.name, z[l], e_z[l], exact, dphi[l], precision)
+        e_h[l], e_dphi[l], exact_h[l], ambiguous[l] = (
+            unit.e_h,
+            unit.e_dphi,
+            unit.exact_h,
+            unit.ambiguous,
+        )
+
+    y_float = arch.loss != "cross_entropy"
+    e_y = _cast_error(y, precision) if y_float else 0.0
+    g, e_g = loss_gradient_bound(arch.loss, h[L], e_h[L], y, e_y, precision)
+
+    e_delta, grad_W, grad_b = {}, {}, {}
+    n = x.shape[0]
+    r, e_r = g, e_g  # delta^L = phi'(z^L) * g: the same form as a hidden layer
+    for l in range(L, 0, -1):
+        e_delta[l] = scaled_product_bound(dphi[l], e_dphi[l], r, e_r, precision)
+        delta = trace.delta[l]
+        grad_W[l] = product_bound(h[l - 1].T, e_h[l - 1].T, delta, e_delta[l], n, precision)
+        grad_b[l] = (
+            e_delta[l].sum(axis=0)
+            + gamma(n, precision.u) * (np.abs(delta) + e_delta[l]).sum(axis=0)
+            + n * precision.eta
+        )
+        if l > 1:
+            W = params[l - 1][0]  # W^l carries delta^l back to layer l - 1
+            k = W.shape[1]
+            r = delta @ W.T
+            e_r = product_bound(delta, e_delta[l], W.T, e_W[l].T, k, precision)
+    return Bounds(precision, e_z, e_h, e_delta, exact_z, ambiguous, grad_W, grad_b)
+
+
+def allowance(
+    arch: Architecture,
+    params: Params,
+    x: Array,
+    y: np.ndarray,
+    *,
+    dtype: object = np.float64,
+    trace: Backprop | None = None,
+) -> Params:
+    """Per-entry absolute allowance A for dE/dW^l and dE/db^l, one (A_W, A_b) per layer.
+
+    A correct implementation computing in `dtype` (float64, or float32 for the float32 policy:
+    params, x and y rounded to float32, every operation in float32) differs from the exact
+    gradient by at most A, entrywise, by the first-order rounding-error analysis of the
+    module docstring. Compare two implementations with |a - b| <= A(a) + A(b).
+    `trace` may pass reference.backprop(arch, params, x, y) if it is already at hand.
+    """
+    return error_bounds(arch, params, x, y, dtype=dtype, trace=trace).grads
+
+
+def within(got: Array, expected: Array, allow: Array) -> np.ndarray:
+    """Boolean mask |got - expected| <= allow, entrywise; NaN anywhere (or Inf - Inf) is False."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.abs(np.asarray(got) - np.asarray(expected)) <= allow
