@@ -76,6 +76,10 @@ SATURATED_GAIN = (1.0, 30.0)  # a saturated layer's W^l also spreads z^l across 
 DYADIC_X = 4  # x = k / 2 with |k| <= 4
 DYADIC_W = 2  # W = k / 2 with |k| <= 2
 DYADIC_B = 4  # b = k / 2 with |k| <= 4
+# b_j placed to push |z_ij| past a magnitude is made 2^-48 larger (relative): the roundings of
+# b_j, of h^{l-1} W^l (in any summation order over up to ~16 terms) and of z_ij take at most a
+# few times 2^-53 of it, so |z_ij| stays at or beyond the magnitude.
+ROUNDING_MARGIN = 2.0**-48
 FLOAT64_EXACT = 2.0**52  # below 2^53, multiples of 2^-k keep exact up to 2^(53-k): one bit spare
 
 
@@ -159,8 +163,7 @@ class NumpySource:
 def _check_names(what: str, names: object, valid: Sequence[str]) -> tuple[str, ...]:
     if isinstance(names, str):
         raise TypeError(
-            f"{what} is the string {names!r}, but should be a sequence of names, "
-            f"e.g. ({names!r},)"
+            f"{what} is the string {names!r}, but should be a sequence of names, e.g. ({names!r},)"
         )
     names = tuple(names)  # type: ignore[arg-type]
     if not names:
@@ -338,6 +341,11 @@ class Case:
                 f"     params=[{params}])"
             )
 
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
+        """Hypothesis and IPython print a case with __repr__ (its values in full), not field
+        by field with NumPy's 8 digits."""
+        printer.text(repr(self))  # type: ignore[attr-defined]
+
 
 # --- the shape of a case: regime, architecture, batch size ----------------------------------
 
@@ -362,7 +370,8 @@ def exact_depth(sizes: Sequence[int]) -> int:
 
     x is a multiple of 1/2 with |x| <= 2, W of 1/2 with |W| <= 1, so z^l is a multiple of
     2^-(l+1). Every partial sum of h^{l-1} W^l + b^l is bounded by B_l = 2 n_{l-1} B_{l-1} + 2
-    (a planted b_j is minus one of the sums), B_0 = 2; it is exact while B_l 2^(l+1) < 2^53.
+    (a planted b_j is minus one of the sums), B_0 = 2; it is exact while B_l 2^(l+1) < 2^53
+    (FLOAT64_EXACT keeps one bit to spare).
     """
     bound = DYADIC_X / 2
     for l in range(1, len(sizes)):
@@ -402,9 +411,7 @@ def draw_architecture(
         activations[exact_layers - 1] = source.choice(space.allowed(KINKED))
     elif regime == "saturated":
         saturated = tuple(
-            l
-            for l in range(1, L + 1)
-            if activations[l - 1] in SATURATING and source.chance(0.75)
+            l for l in range(1, L + 1) if activations[l - 1] in SATURATING and source.chance(0.75)
         )
         if not saturated:
             l = source.integer(1, L)
@@ -507,8 +514,11 @@ def _dyadic_layer(
 
 def _drive(hW: np.ndarray, magnitudes: np.ndarray, signs: np.ndarray) -> np.ndarray:
     """b with |z_ij| = |hW_ij + b_j| >= magnitudes_j, on the side of signs_j, for every row:
-    b_j = signs_j (magnitudes_j + max_i |hW_ij|). Shapes: hW (n, n_l), the others (n_l,)."""
-    return signs * (magnitudes + np.abs(hW).max(axis=0))
+    b_j = signs_j (magnitudes_j + max_i |hW_ij|) (1 + ROUNDING_MARGIN).
+
+    Shapes: hW (n, n_l), the others (n_l,).
+    """
+    return signs * ((magnitudes + np.abs(hW).max(axis=0)) * (1 + ROUNDING_MARGIN))
 
 
 def _saturated_layer(
@@ -541,7 +551,7 @@ def _large_logits_layer(
     hW = h_prev @ W
     b = S * (2 * source.uniform((width,)) - 1)
     j = source.integer(0, width - 1)
-    b[j] = S + np.abs(hW[:, j]).max()
+    b[j] = (S + np.abs(hW[:, j]).max()) * (1 + ROUNDING_MARGIN)
     return W, b
 
 
@@ -632,7 +642,7 @@ def _check_seed(what: str, value: object) -> int:
     return int(value)
 
 
-def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Case:  # noqa: B008
+def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Case:
     """Case `index` of the stream `seed`: the same (seed, index, options) give the same case.
 
     Its generator is numpy.random.default_rng([seed, index]), independent of every other
@@ -648,7 +658,7 @@ def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Ca
 def draw_cases(
     seed: int,
     count: int,
-    options: CaseOptions = CaseOptions(),  # noqa: B008
+    options: CaseOptions = CaseOptions(),
 ) -> Iterator[Case]:
     """Cases 0..count-1 of the stream `seed`, the same as draw_case(seed, i, options)."""
     seed, count = _check_seed("seed", seed), _check_seed("count", count)

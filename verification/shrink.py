@@ -55,7 +55,7 @@ def _narrower(case: Case) -> Iterator[Case]:
     sizes = case.arch.sizes
     for i, width in enumerate(sizes):
         for narrower in sorted({1, width // 2}):
-            if narrower < width:
+            if 1 <= narrower < width:
                 new = (*sizes[:i], narrower, *sizes[i + 1 :])
                 yield _rebuild(case, new, case.arch.activations, list(range(1, case.arch.L + 1)))
 

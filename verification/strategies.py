@@ -144,7 +144,9 @@ def architectures(
 ) -> SearchStrategy[Architecture]:
     """Architectures with L in min_depth..max_depth, every n_l in min_width..max_width, one
     activation per layer and a loss from the given names (default: all of them)."""
-    space = _space((min_depth, max_depth), (min_width, max_width), (1, 1), activations, losses, None)
+    space = _space(
+        (min_depth, max_depth), (min_width, max_width), (1, 1), activations, losses, None
+    )
 
     @st.composite
     def draw_architectures(draw: st.DrawFn) -> Architecture:

@@ -204,8 +204,10 @@ class UnstableSoftmax(Textbook):
 
 
 class SqueezeBreaksBatchOfOne(Textbook):
-    def output_delta(self, arch, z_L, h_L, y):
-        return super().output_delta(arch, z_L, h_L, y).squeeze()
+    """squeeze() meant to drop a stray axis; a batch of one row loses its batch axis."""
+
+    def weight_gradient(self, h, delta, l):
+        return np.einsum("ni,nj->ij", h[l - 1].squeeze(), delta.squeeze())
 
 
 class ReluSlopeOneAtZero(Textbook):
@@ -239,6 +241,14 @@ def top(case: Case) -> int:
 
 def below_top(case: Case) -> int:
     return case.arch.L - 1
+
+
+def where_squeeze_breaks(case: Case) -> int:
+    """dE/dW^l is computed from layer L down; the first that squeezes an axis raises."""
+    sizes = case.arch.sizes
+    return max(
+        l for l in range(1, case.arch.L + 1) if case.n == 1 or 1 in (sizes[l - 1], sizes[l])
+    )
 
 
 def highest_relu_layer_at_kink(case: Case) -> int:
@@ -289,7 +299,8 @@ ZOO = [
     Bug("gradients accumulated across calls", AccumulatesAcrossCalls, {}, top, "accumulated"),
     Bug("float32 inside", Float32Inside, {"activations": SMOOTH}, top),
     Bug("unstable softmax", UnstableSoftmax, {"losses": ("cross_entropy",)}, top),
-    Bug("a squeeze that breaks batch size 1", SqueezeBreaksBatchOfOne, {"max_batch": 2}, top),
+    Bug("a squeeze that breaks batch size 1", SqueezeBreaksBatchOfOne, {"max_batch": 2},
+        where_squeeze_breaks),
     Bug("relu'(0) = 1", ReluSlopeOneAtZero, {"activations": ("relu",)}, highest_relu_layer_at_kink),
     Bug(
         "tanh' = 1 - tanh (square missing)",

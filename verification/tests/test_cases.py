@@ -188,7 +188,9 @@ def test_regimes_the_options_make_impossible_are_replaced_by_possible_ones() -> 
     seen = Counter(case.regime for case in draw_cases(SEED, 300, options))
     assert set(seen) == {"plain", "saturated", "zero_inputs", "tiny_gradients"}, seen
     # relu only: no saturated regime, but kinks
-    seen = Counter(case.regime for case in draw_cases(SEED, 300, CaseOptions(activations=("relu",))))
+    seen = Counter(
+        case.regime for case in draw_cases(SEED, 300, CaseOptions(activations=("relu",)))
+    )
     assert "saturated" not in seen and seen["kinks"] > 0, seen
 
 
