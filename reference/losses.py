@@ -79,7 +79,8 @@ def _cross_entropy_grad(h: Array, y: np.ndarray) -> Array:
     so that it keeps its relative accuracy when the label's probability is close to 1.
     """
     rows = _rows(h)
-    e = np.exp(h - h.max(axis=1, keepdims=True))
+    with np.errstate(over="ignore"):  # h - max(h) = -inf only where e^(h - max) is 0 anyway
+        e = np.exp(h - h.max(axis=1, keepdims=True))
     total = e.sum(axis=1)
     at_label = e[rows, y]
     e[rows, y] = 0

@@ -3,7 +3,7 @@
 One function per equation of the seed, in its matrix form (examples are rows):
 
     z^l     = h^{l-1} W^l + b^l                      pre_activation
-    h^l     = phi_l(z^l)                              (the activation's phi)
+    h^l     = phi_l(z^l)                              activate
     delta^L = phi_L'(z^L) * dE/dh^L                   output_delta
     delta^l = phi_l'(z^l) * delta^{l+1} (W^{l+1})^T   hidden_delta
     dE/dW^l = (h^{l-1})^T delta^l                     weight_gradient
@@ -13,10 +13,11 @@ The traces are dicts keyed by the layer number l, so that `z[l]` is z^l and `h[0
 the seed. Only `params` is a list, where layer l is params[l - 1] (CONTRACT section 1).
 
 Performance (benchmarks/bench_backprop.py measures it): the matrix products go to NumPy's BLAS,
-which uses every core. The elementwise steps phi(z^l) and dphi(z^l) * (...) are computed on
-blocks of rows, which gives the same values (they are elementwise) while each block's
-temporaries stay in cache; on large arrays the blocks run in parallel threads, since NumPy's
-ufuncs release the GIL. gradients() frees z^l and h^l as soon as the backward pass is past them.
+which uses every core. The elementwise steps, phi_l(z^l) and the product by phi_l'(z^l), are
+done on blocks of rows: the same values (they are elementwise), with each block's temporaries
+in cache and no full-size phi_l'(z^l) ever held; on large arrays the blocks run in parallel
+threads, since NumPy's ufuncs release the GIL. gradients() frees z^l and h^l as soon as the
+backward pass is past them, so its peak memory stays near the trace it must keep.
 """
 
 import contextvars
@@ -204,7 +205,8 @@ def hidden_delta(
     delta = delta_next @ W_next.T
 
     def block(rows: slice) -> None:
-        delta[rows] *= dphi(z[rows])
+        delta_rows = delta[rows]  # a view: the product lands in delta itself
+        delta_rows *= dphi(z[rows])
 
     _each_row_block(block, delta)
     return delta

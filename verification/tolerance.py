@@ -35,9 +35,9 @@ The bounds are computed in float64 from the magnitudes of the reference's own tr
 order: the exact and the computed magnitudes agree to O(u)).
 
 The analysis is worst case (gamma_k grows like k, real errors like sqrt(k)), so a correct
-implementation typically uses a few percent of A; yet A stays near 1e-14 of a gradient entry
-wherever any unit on its path is unsaturated, far below a relative error of 1e-6 or the 1e-7
-relative noise of a float32 computation.
+implementation typically uses well under 1% of A (at most about a quarter, measured over 600
+cases); yet A stays near 1e-14 of a gradient entry wherever any unit on its path is
+unsaturated, far below a relative error of 1e-6 or the 1e-7 relative noise of float32.
 """
 
 from collections.abc import Callable
@@ -59,9 +59,21 @@ class Precision:
     u: the unit roundoff, |fl(a op b) - (a op b)| <= u |a op b| for normal results;
     p: the significand bits (a number is exact if it is an integer times 2^e with fewer
        than 2^p of them);
-    min_exponent: the exponent of the smallest subnormal, 2^min_exponent;
-    eta: the absolute error of one rounding in the subnormal range (half the smallest
-       subnormal), which the relative model u misses.
+    min_exponent: the least exponent e for which the exactness test trusts multiples of 2^e:
+       the smallest subnormal 2^-1074 in float64, the smallest normal 2^-126 in float32
+       (flush to zero);
+    eta: the absolute error of one rounding below the normal range, which the relative model
+       u misses, carried through the analysis. float32: the smallest normal 2^-126, since GPUs
+       flush float32 subnormals to zero by default; a formula evaluated there is off by
+       TERM_U eta. float64: 0, and `floor` covers underflow instead: carrying 2^-1074 would fill
+       the bound arrays with subnormal numbers, which make x86 arithmetic 10 to 100 times slower;
+    floor: added to every allowance, the smallest normal number of the format: a gradient
+       entry below it is lost to underflow anyway (an intermediate underflow would need an
+       amplification of 2^52 to outgrow it in float64);
+    tanh_saturates: past this |w|, a library tanh returns exactly +-1. The exact tanh rounds
+       to +-1 past 19.06 in float64 and 9.01 in float32 (1 - |tanh w| ~ 2 e^(-2|w|) < u/2);
+       NumPy's tanh returns +-1 from 18.99 (float64) and 10.0 (float32), PyTorch's from 19.06
+       and 9.01. Only gelu_tanh' needs it (see _gelu_slope_terms).
     """
 
     name: str
@@ -69,10 +81,28 @@ class Precision:
     p: int
     min_exponent: int
     eta: float
+    floor: float
+    tanh_saturates: float
 
 
-FLOAT64 = Precision("float64", u=2.0**-53, p=53, min_exponent=-1074, eta=2.0**-1075)
-FLOAT32 = Precision("float32", u=2.0**-24, p=24, min_exponent=-149, eta=2.0**-150)
+FLOAT64 = Precision(
+    "float64",
+    u=2.0**-53,
+    p=53,
+    min_exponent=-1074,
+    eta=0.0,
+    floor=2.0**-1022,
+    tanh_saturates=20.0,
+)
+FLOAT32 = Precision(
+    "float32",
+    u=2.0**-24,
+    p=24,
+    min_exponent=-126,
+    eta=2.0**-126,
+    floor=2.0**-126,
+    tanh_saturates=10.5,
+)
 PRECISIONS = {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}
 
 ELEMENTARY_ULPS = 4
@@ -125,18 +155,18 @@ class Rounding:
     curvature(z) = |phi''(z)|: how an error in z moves phi'(z);
     value_terms(z): sum of |terms| of phi's textbook formula (0 where phi is computed exactly,
         as relu, identity, or leaky_relu and elu for z >= 0);
-    slope_terms(z): the same for phi';
+    slope_terms(z, precision): the same for phi';
     left, right: (|phi'|, |phi''|) on either side of the kink, for kinked activations.
     """
 
     curvature: Callable[[Array], Array]
     value_terms: Callable[[Array], Array]
-    slope_terms: Callable[[Array], Array]
+    slope_terms: Callable[[Array, Precision], Array]
     left: tuple[float, float] | None = None
     right: tuple[float, float] | None = None
 
 
-def _nothing(z: Array) -> Array:
+def _nothing(z: Array, precision: Precision | None = None) -> Array:
     return np.zeros_like(z)
 
 
@@ -148,7 +178,7 @@ def _sigmoid_terms(z: Array) -> Array:
     return 0.5 + 0.5 * np.abs(np.tanh(0.5 * z))
 
 
-def _softplus_slope_terms(z: Array) -> Array:
+def _softplus_slope_terms(z: Array, precision: Precision | None = None) -> Array:
     """sigma(z) taken as the derivative of softplus: the sigmoid formulas, or exp(z - softplus(z))
     as autodiff of logaddexp(0, z) gives it, whose terms z and softplus(z) are in log space:
     an absolute error there is a relative error sigma(z) (|z| + softplus(z)) u of the result."""
@@ -160,7 +190,7 @@ def _sigmoid_curvature(z: Array) -> Array:
     return ACTIVATIONS["sigmoid"].dphi(z) * np.abs(np.tanh(0.5 * z))
 
 
-def _sigmoid_slope_terms(z: Array) -> Array:
+def _sigmoid_slope_terms(z: Array, precision: Precision) -> Array:
     """sigma' as s (1 - s) from s off by ULPs of its terms: those terms, plus the product."""
     return _sigmoid_terms(z) + ACTIVATIONS["sigmoid"].dphi(z)
 
@@ -175,7 +205,7 @@ def _tanh_value_terms(z: Array) -> Array:
     return np.abs(np.tanh(z))
 
 
-def _tanh_slope_terms(z: Array) -> Array:
+def _tanh_slope_terms(z: Array, precision: Precision) -> Array:
     """tanh' as 1 - tanh^2 z: terms 1 and tanh^2 z."""
     return 1 + np.tanh(z) ** 2
 
@@ -194,7 +224,7 @@ def _leaky_value_terms(z: Array) -> Array:
     return np.where(z < 0, LEAKY_SLOPE * np.abs(z), 0.0)
 
 
-def _leaky_slope_terms(z: Array) -> Array:
+def _leaky_slope_terms(z: Array, precision: Precision) -> Array:
     """The constant 0.01 is rounded; the slope 1 is exact."""
     return np.where(z > 0, 0.0, LEAKY_SLOPE)
 
@@ -203,7 +233,7 @@ def _elu_curvature(z: Array) -> Array:
     return np.where(z > 0, 0.0, np.exp(np.minimum(z, 0)))
 
 
-def _elu_terms(z: Array) -> Array:
+def _elu_terms(z: Array, precision: Precision | None = None) -> Array:
     """e^z - 1 for z < 0 (terms e^z and 1), and elu' = elu(z) + 1 there (the same terms);
     exact for z >= 0 (phi(0) = e^0 - 1 = 0 and phi'(0) = 1 are exact)."""
     return np.where(z < 0, np.exp(np.minimum(z, 0)) + 1, 0.0)
@@ -240,12 +270,21 @@ def _gelu_value_terms(z: Array) -> Array:
     return 0.5 * np.abs(z) * (1 + np.abs(t)) + 0.5 * np.abs(zc) * S * W_abs
 
 
-def _gelu_slope_terms(z: Array) -> Array:
+def _gelu_slope_terms(z: Array, precision: Precision) -> Array:
     """(1 + t)/2 + z (1 - t^2) w'/2: terms 1/2, |t|/2, |z w'| (1 + t^2)/2, and the error in w
-    carried by d phi'/dw = S/2 - z w' t S."""
+    carried by d phi'/dw = S/2 - z w' t S.
+
+    Past |w| = precision.tanh_saturates, t is exactly +-1 and 1 - t^2 exactly 0: its error is
+    then the lost value S itself, not ULPs of 1 + t^2. This matters: |z w'| grows like z^3,
+    and ULPs of 1 times it would swamp gelu_tanh' = 1 at large logits.
+    """
     zc, t, S, dw, W_abs = _gelu_parts(z)
+    w = _K0 * (zc + _K1 * zc**3)
+    one_minus_t2_terms = np.where(np.abs(w) < precision.tanh_saturates, 1 + t**2, S)
     half_z_dw = 0.5 * np.abs(zc * dw)
-    return 0.5 * (1 + np.abs(t) + S * W_abs) + half_z_dw * (1 + t**2 + 2 * np.abs(t) * S * W_abs)
+    return 0.5 * (1 + np.abs(t) + S * W_abs) + half_z_dw * (
+        one_minus_t2_terms + 2 * np.abs(t) * S * W_abs
+    )
 
 
 ROUNDING: dict[str, Rounding] = {
@@ -266,16 +305,24 @@ ROUNDING: dict[str, Rounding] = {
 # --- exactness ------------------------------------------------------------------------------
 
 
+_FRACTION_BITS = np.uint64(2**52 - 1)
+_IMPLICIT_BIT = np.uint64(2**52)
+
+
 def lowest_bit(a: Array) -> Array:
     """The exponent e of the lowest set bit of each entry: a = (odd integer) 2^e; +inf for 0.
 
-    Works on float64 values (float32 values convert exactly).
+    Read from the float64 bits: a = M 2^(E - 1075) with the 53-bit significand M (the
+    implicit bit added for normal numbers, E >= 1), or a = M 2^-1074 for subnormals (E = 0);
+    e is that exponent plus the trailing zeros of M. Float32 values convert exactly.
     """
-    a = np.asarray(a, dtype=np.float64)
-    mantissa, exponent = np.frexp(a)  # a = mantissa 2^exponent, 0.5 <= |mantissa| < 1
-    M = np.abs(np.ldexp(mantissa, 53)).astype(np.int64)  # an integer of at most 53 bits
-    trailing = np.frexp((M & -M).astype(np.float64))[1] - 1  # frexp(2^t) = (0.5, t + 1)
-    return np.where(a == 0, np.inf, (exponent - 53 + trailing).astype(np.float64))
+    bits = np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+    E = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
+    M = bits & _FRACTION_BITS
+    M = np.where(E > 0, M | _IMPLICIT_BIT, M)
+    trailing = np.bitwise_count((M & (~M + np.uint64(1))) - np.uint64(1))  # zeros below it
+    e = np.maximum(E, 1) - 1075 + trailing
+    return np.where(M == 0, np.inf, e.astype(np.float64))
 
 
 def exact_pre_activation(
@@ -293,8 +340,13 @@ def exact_pre_activation(
     Shapes: h_prev (n, n_{l-1}), exact_h_prev (n, n_{l-1}) bool, W (n_{l-1}, n_l), b (n_l,)
     -> (n, n_l) bool.
     """
-    nonzero_W = (W != 0).astype(np.float64)
-    inexact_inputs = (~exact_h_prev).astype(np.float64) @ nonzero_W > 0
+    if exact_h_prev.all():
+        inexact_inputs = np.zeros((h_prev.shape[0], W.shape[1]), dtype=bool)
+    else:
+        nonzero_W = (W != 0).astype(np.float64)
+        inexact_inputs = (~exact_h_prev).astype(np.float64) @ nonzero_W > 0
+        if inexact_inputs.all():  # the common case past a smooth layer: nothing more to test
+            return ~inexact_inputs
     q_h = lowest_bit(h_prev).min(axis=1, initial=np.inf)  # (n,)
     q_W = lowest_bit(W).min(axis=0, initial=np.inf)  # (n_l,)
     q = np.minimum(q_h[:, None] + q_W[None, :], lowest_bit(b)[None, :])
@@ -310,21 +362,22 @@ def exact_pre_activation(
 def product_bound(
     A: Array, e_A: Array, B: Array, e_B: Array, k: int, precision: Precision
 ) -> Array:
-    """e >= |fl(A_computed B_computed) - A B| for any summation order of the k-term sums.
+    """e >= |fl(A_computed B_computed) - A B| for any order of sums of (up to) k terms.
 
-    e = e_A |B| + |A| e_B + e_A e_B + gamma_k (|A| + e_A)(|B| + e_B) + k eta,
-    with A and B the (magnitudes of the) exact factors and e_A, e_B their error bounds.
+    e = e_A |B| + |A| e_B + e_A e_B + gamma_k (|A| + e_A)(|B| + e_B) + k eta
+      = (e_A + gamma_k (|A| + e_A)) |B| + (1 + gamma_k) (|A| + e_A) e_B + k eta,
+    with A and B the (magnitudes of the) exact factors and e_A, e_B their error bounds; the
+    second form takes two matrix products instead of four, one where e_B is 0.
 
-    Shapes: A (n, k), B (k, m) -> (n, m).
+    Shapes: A (n, k'), B (k', m) -> (n, m).
     """
-    abs_A, abs_B = np.abs(A), np.abs(B)
-    return (
-        e_A @ abs_B
-        + abs_A @ e_B
-        + e_A @ e_B
-        + gamma(k, precision.u) * ((abs_A + e_A) @ (abs_B + e_B))
-        + k * precision.eta
-    )
+    g = gamma(k, precision.u)
+    abs_A_plus = np.abs(A) + e_A
+    e = (e_A + g * abs_A_plus) @ np.abs(B)
+    if e_B.any():
+        e += ((1 + g) * abs_A_plus) @ e_B
+    e += k * precision.eta
+    return e
 
 
 def pre_activation_bound(
@@ -337,21 +390,15 @@ def pre_activation_bound(
     exact: np.ndarray,
     precision: Precision,
 ) -> Array:
-    """e_z^l for z^l = h^{l-1} W^l + b^l: a product of n_{l-1} terms plus b (n_{l-1} + 1 terms).
+    """e_z^l for z^l = h^{l-1} W^l + b^l: sums of n_{l-1} products and b (n_{l-1} + 1 terms).
 
+    e = product_bound(h^{l-1}, W^l) with k = n_{l-1} + 1, plus e_b + gamma_k (|b| + e_b);
     0 where `exact` (exact_pre_activation) says every order computes z exactly.
     Shapes: h_prev, e_h_prev (n, n_{l-1}); W, e_W (n_{l-1}, n_l); b, e_b (n_l,) -> (n, n_l).
     """
-    k = W.shape[0]
-    abs_b = np.abs(b) + e_b
-    e_z = (
-        e_h_prev @ np.abs(W)
-        + np.abs(h_prev) @ e_W
-        + e_h_prev @ e_W
-        + e_b
-        + gamma(k + 1, precision.u) * ((np.abs(h_prev) + e_h_prev) @ (np.abs(W) + e_W) + abs_b)
-        + (k + 1) * precision.eta
-    )
+    k = W.shape[0] + 1
+    e_z = product_bound(h_prev, e_h_prev, W, e_W, k, precision)
+    e_z += e_b + gamma(k, precision.u) * (np.abs(b) + e_b)
     return np.where(exact, 0.0, e_z)
 
 
@@ -372,8 +419,9 @@ class UnitBounds:
 def activation_bound(
     name: str, z: Array, e_z: Array, exact_z: np.ndarray, dphi_z: Array, precision: Precision
 ) -> UnitBounds:
-    """e_h = |phi'(z)| e_z + TERM_U u value_terms(z),
-    e_dphi = |phi''(z)| e_z + TERM_U u slope_terms(z) (+ the jump of phi' where ambiguous).
+    """e_h = |phi'(z)| e_z + TERM_U (u value_terms(z) + eta),
+    e_dphi = |phi''(z)| e_z + TERM_U (u slope_terms(z) + eta) (+ the jump of phi' where
+    ambiguous); the eta terms only where the formula is not exact.
 
     At an ambiguous unit the slopes and curvatures of both sides are taken at their larger.
     Shapes: z, e_z, exact_z, dphi_z (n, n_l) -> UnitBounds of (n, n_l).
@@ -381,7 +429,7 @@ def activation_bound(
     rounding = ROUNDING[name]
     u, eta = precision.u, precision.eta
     value_terms = rounding.value_terms(z)
-    slope_terms = rounding.slope_terms(z)
+    slope_terms = rounding.slope_terms(z, precision)
     slope = np.abs(dphi_z)
     curvature = rounding.curvature(z)
     jump = 0.0
@@ -394,8 +442,8 @@ def activation_bound(
         slope = np.where(ambiguous, max(slope_left, slope_right), slope)
         curvature = np.where(ambiguous, max(curv_left, curv_right), curvature)
         jump = np.where(ambiguous, abs(slope_right - slope_left), 0.0)
-    e_h = slope * e_z + TERM_U * u * value_terms + eta * (value_terms > 0)
-    e_dphi = curvature * e_z + TERM_U * u * slope_terms + eta * (slope_terms > 0) + jump
+    e_h = slope * e_z + TERM_U * (u * value_terms + eta * (value_terms > 0))
+    e_dphi = curvature * e_z + TERM_U * (u * slope_terms + eta * (slope_terms > 0)) + jump
     return UnitBounds(e_h, e_dphi, exact_z & (value_terms == 0), ambiguous)
 
 
@@ -437,13 +485,13 @@ def loss_gradient_bound(
             + e_y
             + TERM_U * u * _softplus_slope_terms(h)
             + u * (s + np.abs(y))
-            + eta
         )
     elif loss == "cross_entropy":
         g, e = _cross_entropy_bound(h, e_h, y, precision)
     else:
         raise ValueError(f"loss {loss!r} is unknown to the tolerance policy")
-    return g, e / n + DIVIDE_BY_N_ROUNDINGS * u * np.abs(g) + 2 * eta
+    e += TERM_U * eta  # the formula evaluated in the subnormal range (Precision.eta)
+    return g, e / n + DIVIDE_BY_N_ROUNDINGS * (u * np.abs(g) + eta)
 
 
 def _cross_entropy_bound(
@@ -509,7 +557,7 @@ class Bounds:
 
     @property
     def grads(self) -> Params:
-        """[(A_W^l, A_b^l) for l = 1..L], shaped like the gradients."""
+        """[(A_W^l, A_b^l) for l = 1..L], shaped like the gradients (allowance adds the floor)."""
         return [(self.grad_W[l], self.grad_b[l]) for l in sorted(self.grad_W)]
 
 
@@ -613,7 +661,9 @@ def allowance(
     module docstring. Compare two implementations with |a - b| <= A(a) + A(b).
     `trace` may pass reference.backprop(arch, params, x, y) if it is already at hand.
     """
-    return error_bounds(arch, params, x, y, dtype=dtype, trace=trace).grads
+    bounds = error_bounds(arch, params, x, y, dtype=dtype, trace=trace)
+    floor = bounds.precision.floor
+    return [(A_W + floor, A_b + floor) for A_W, A_b in bounds.grads]
 
 
 def within(got: Array, expected: Array, allow: Array) -> np.ndarray:

@@ -249,6 +249,7 @@ class Variant:
         return grads
 
 
+plain = Variant("plain")  # BLAS products and the reference's formulas: the bugs' baseline
 reversed_order = Variant("reversed_order", product=reversed_product)
 pairwise_sum = Variant("pairwise_sum", product=pairwise_product)
 shuffled_order = Variant("shuffled_order", product=shuffled_product)
@@ -363,7 +364,6 @@ def hips_gradients(arch: Architecture, params: Params, x: np.ndarray, y: np.ndar
 # --- extended precision: a stand-in for the exact gradient ----------------------------------
 
 _LD = np.longdouble
-EXTENDED_U = float(np.finfo(_LD).eps) / 2
 
 
 def _ld_sigmoid(z: Array) -> Array:

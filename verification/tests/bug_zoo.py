@@ -246,9 +246,7 @@ def below_top(case: Case) -> int:
 def where_squeeze_breaks(case: Case) -> int:
     """dE/dW^l is computed from layer L down; the first that squeezes an axis raises."""
     sizes = case.arch.sizes
-    return max(
-        l for l in range(1, case.arch.L + 1) if case.n == 1 or 1 in (sizes[l - 1], sizes[l])
-    )
+    return max(l for l in range(1, case.arch.L + 1) if case.n == 1 or 1 in (sizes[l - 1], sizes[l]))
 
 
 def highest_relu_layer_at_kink(case: Case) -> int:
@@ -299,8 +297,12 @@ ZOO = [
     Bug("gradients accumulated across calls", AccumulatesAcrossCalls, {}, top, "accumulated"),
     Bug("float32 inside", Float32Inside, {"activations": SMOOTH}, top),
     Bug("unstable softmax", UnstableSoftmax, {"losses": ("cross_entropy",)}, top),
-    Bug("a squeeze that breaks batch size 1", SqueezeBreaksBatchOfOne, {"max_batch": 2},
-        where_squeeze_breaks),
+    Bug(
+        "a squeeze that breaks batch size 1",
+        SqueezeBreaksBatchOfOne,
+        {"max_batch": 2},
+        where_squeeze_breaks,
+    ),
     Bug("relu'(0) = 1", ReluSlopeOneAtZero, {"activations": ("relu",)}, highest_relu_layer_at_kink),
     Bug(
         "tanh' = 1 - tanh (square missing)",
