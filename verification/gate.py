@@ -8,10 +8,10 @@ failures are shrunk to a smallest failing case, and everything is gathered into 
 """
 
 import multiprocessing
-from contextlib import contextmanager
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 import reference
 from verification.cases import Case, CaseOptions, draw_case
