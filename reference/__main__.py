@@ -12,11 +12,11 @@ gets one line on stderr and exit status 2; a run that diverges gets one line and
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Sequence
 
 import numpy as np
 
+from reference.command_line import CommandLineError, OneLineParser, whole_number
 from reference.network import Architecture, error, forward, init_params
 from reference.training import train
 
@@ -25,30 +25,6 @@ COMMANDS = ("train",)
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
-
-
-class CommandLineError(Exception):
-    """A command line that cannot run as asked: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line raises instead of printing the usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise CommandLineError(message)
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
-        return value
-
-    return parse
 
 
 def _learning_rate(text: str) -> float:
@@ -62,25 +38,30 @@ def _learning_rate(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="The backprop-oracle reference, from the shell.")
+    parser = OneLineParser(prog=PROG, description="The backprop-oracle reference, from the shell.")
     commands = parser.add_subparsers(dest="command", metavar="{train}")
     trainer = commands.add_parser(
         "train",
         help="train a 2-N-1 network on XOR and print E per epoch (the default)",
         description="Full-batch gradient descent on XOR: Delta W^l = -alpha dE/dW^l.",
     )
-    trainer.add_argument("--epochs", type=_count(0), default=2000, help="epochs (default 2000)")
+    trainer.add_argument(
+        "--epochs", type=whole_number(0), default=2000, help="epochs (default 2000)"
+    )
     trainer.add_argument(
         "--alpha", type=_learning_rate, default=2.0, help="learning rate alpha (default 2.0)"
     )
     trainer.add_argument(
-        "--seed", type=_count(0), default=0, help="seed of the initial parameters (default 0)"
+        "--seed", type=whole_number(0), default=0, help="seed of the initial parameters (default 0)"
     )
     trainer.add_argument(
-        "--every", type=_count(1), default=200, help="print E every K epochs (default 200)"
+        "--every", type=whole_number(1), default=200, help="print E every K epochs (default 200)"
     )
     trainer.add_argument(
-        "--hidden", type=_count(1), default=4, help="width n_1 of the hidden layer (default 4)"
+        "--hidden",
+        type=whole_number(1),
+        default=4,
+        help="width n_1 of the hidden layer (default 4)",
     )
     return parser
 

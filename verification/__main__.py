@@ -15,20 +15,12 @@ import sys
 from collections.abc import Sequence
 
 from reference import ACTIVATIONS, LOSSES
+from reference.command_line import CommandLineError, OneLineParser, whole_number
 from verification.gate import check
 from verification.judge import FLOAT_DTYPES
 from verification.loading import ImplementationError
 
 PROG = "backprop-gate"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage plus message
-        raise _UsageError(message)
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _names(valid: dict, what: str):
@@ -45,28 +37,8 @@ def _names(valid: dict, what: str):
     return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} should be at least 1")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} should be at least 0")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description="Check a backprop gradient implementation against torch.autograd and "
         "finite differences on random networks.",
@@ -74,8 +46,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--impl", help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: the reference itself)"
     )
-    p.add_argument("--cases", type=_positive, default=200, help="number of cases (200)")
-    p.add_argument("--seed", type=_count, default=0, help="seed of the case stream (0)")
+    p.add_argument("--cases", type=whole_number(1), default=200, help="number of cases (200)")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="seed of the case stream (0)")
     p.add_argument(
         "--activations",
         type=_names(ACTIVATIONS, "activation"),
@@ -84,18 +56,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--losses", type=_names(LOSSES, "loss"), help="comma-separated losses to draw from (all)"
     )
-    p.add_argument("--max-depth", type=_positive, default=6, help="largest L (6)")
-    p.add_argument("--max-width", type=_positive, default=16, help="largest layer width (16)")
-    p.add_argument("--max-batch", type=_positive, default=8, help="largest batch n (8)")
+    p.add_argument("--max-depth", type=whole_number(1), default=6, help="largest L (6)")
+    p.add_argument("--max-width", type=whole_number(1), default=16, help="largest layer width (16)")
+    p.add_argument("--max-batch", type=whole_number(1), default=8, help="largest batch n (8)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=whole_number(1),
         default=1,
         help="processes to spread the cases over (1); same report as serial",
     )
-    p.add_argument("--case", type=_count, help="judge only case I of the stream (a reproduction)")
+    p.add_argument(
+        "--case", type=whole_number(0), help="judge only case I of the stream (a reproduction)"
+    )
     p.add_argument(
         "--dtype",
         choices=tuple(FLOAT_DTYPES),
@@ -137,10 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             case=args.case,
             progress=_progress_bar(),
         )
-    except (_UsageError, ImplementationError, ValueError, TypeError) as exc:
+    except (CommandLineError, ImplementationError, ValueError, TypeError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    print(report.summary())
+    try:
+        print(report.summary())
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): the verdict still stands
+        sys.stderr.close()
     try:
         if args.json:
             report.write_json(args.json)

@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 from verification.cases import Case, CaseOptions
 from verification.judge import Verdict
 
-PRINTED_FAILURES = 10  # failure blocks in the terminal summary; --json has them all
+PRINTED_FAILURES = 5  # failure blocks in the terminal summary; --json has them all
 
 
 def _case_fields(case: Case) -> dict:
@@ -77,6 +77,7 @@ class Failure:
     allowed: float | None = None
     hint: str | None = None
     also: list[str] = field(default_factory=list)
+    beyond: str | None = None
     shrunk: dict | None = None
     shrunk_description: str | None = None
     description: str = ""
@@ -88,6 +89,8 @@ class Failure:
         against = f", against {self.oracle}" if self.oracle else ""
         lines.append(f"  {self.kind}{where}{what}{against}")
         lines.append(f"  {self.message}")
+        if self.beyond:
+            lines.append(f"  beyond allowance: {self.beyond}")
         lines += [f"  also: {text}" for text in self.also]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
@@ -118,12 +121,28 @@ def failure_from(
         rel_diff=worst.rel_diff if worst else None,
         allowed=worst.allowed if worst else None,
         hint=main.hint,
-        also=[f"{f.kind}: {f.message}" for f in others]
-        + [m.describe() for m in main.mismatches if m is not worst],
+        also=[f"{f.kind}: {f.message}" for f in others],
+        beyond=_beyond(main.mismatches),
         shrunk=_case_data(smallest) if smallest is not None else None,
         shrunk_description=smallest.describe() if smallest is not None else None,
         description=f"case {case.index} (seed {case.seed}): {case.describe()}",
     )
+
+
+def _beyond(mismatches) -> str | None:
+    """Every array beyond its allowance, in one line: "layer 2: W 12/32, b 3/8; layer 1: ..."."""
+    if not mismatches:
+        return None
+    counts: dict[int, dict[str, tuple[int, int]]] = {}
+    for m in mismatches:
+        worst = counts.setdefault(m.layer, {}).get(m.param, (0, m.total))
+        counts[m.layer][m.param] = (max(worst[0], m.count), m.total)
+    layers = "; ".join(
+        f"layer {l}: " + ", ".join(f"{p} {c}/{t}" for p, (c, t) in sorted(counts[l].items()))
+        for l in sorted(counts, reverse=True)
+    )
+    oracles = " and ".join(sorted({m.oracle for m in mismatches}))
+    return f"{layers} (according to {oracles})"
 
 
 @dataclass(frozen=True)
@@ -203,10 +222,12 @@ class Report:
             lines.append(f"  {title:<14}{cells}")
         for failure in self.failures[:PRINTED_FAILURES]:
             lines += ["", failure.render()]
-        if len(self.failures) > PRINTED_FAILURES:
+        rest = self.failures[PRINTED_FAILURES:]
+        if rest:
+            indices = ", ".join(str(f.case["index"]) for f in rest[:20])
+            more = ", ..." if len(rest) > 20 else ""
             lines.append(
-                f"\n... and {len(self.failures) - PRINTED_FAILURES} more failed cases "
-                "(--json PATH writes them all)"
+                f"\n{len(rest)} more failed cases: {indices}{more} (--json PATH writes them all)"
             )
         return "\n".join(lines)
 

@@ -66,7 +66,7 @@ def test_bad_command_line_gets_one_line_and_exit_2_without_traceback() -> None:
     [
         (["--alpha", "0"], "--alpha"),
         (["--alpha", "nan"], "--alpha"),
-        (["train", "--epochs", "ten"], "'ten' is not an integer"),
+        (["train", "--epochs", "ten"], "'ten' is not a whole number"),
         (["--every", "0"], "--every"),
         (["--bogus"], "--bogus"),
         (["explain"], "command 'explain' is unknown; valid commands: train"),

@@ -2,13 +2,12 @@
 estimates are honest and tight enough to matter, and every check is shown to fail on a planted bug.
 """
 
-import zlib
-
 import numpy as np
 import pytest
 
 import reference
 from verification import finite_differences as fd
+from verification.tests.working_range import seed_of, working_range_case
 
 ACTIVATIONS = tuple(reference.ACTIVATIONS)
 LOSSES = tuple(reference.LOSSES)
@@ -24,20 +23,7 @@ ESTIMATORS = {
 
 
 def random_case(seed: int, activations: tuple[str, ...], loss: str, *, n: int = 4):
-    """A network with random widths 1..4 (n_0 = 3, n_L >= 2), LeCun-scaled weights and
-    biases of 0.5, inputs of unit scale: units in their working range, not saturated."""
-    rng = np.random.default_rng(seed)
-    sizes = (3, *(int(w) for w in rng.integers(1, 5, len(activations) - 1)), 3)
-    arch = reference.Architecture(sizes=sizes, activations=activations, loss=loss)
-    params = [(W, 0.5 * rng.standard_normal(b.shape)) for W, b in reference.init_params(arch, rng)]
-    x = rng.standard_normal((n, sizes[0]))
-    y = rng.integers(0, sizes[-1], n) if loss == "cross_entropy" else rng.random((n, sizes[-1]))
-    return arch, params, x, y
-
-
-def seed_of(*names: str) -> int:
-    """A seed fixed by the names (Python's hash of a str changes from run to run)."""
-    return zlib.crc32(" ".join(names).encode())
+    return working_range_case(seed, activations, loss, n=n, n_0=3, max_width=4, bias_scale=0.5)
 
 
 def every_activation_and_loss() -> list:

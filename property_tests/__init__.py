@@ -1,0 +1,1 @@
+"""Property tests: the identities and symmetries backprop must satisfy, whatever the numbers."""
