@@ -140,3 +140,20 @@ def test_workers_give_the_same_report_as_a_serial_run(buggy):
     serial.pop("seconds")
     parallel.pop("seconds")
     assert parallel == serial
+
+
+def test_the_readme_example_fails_with_the_factor_n_hint():
+    from pathlib import Path
+
+    from verification import check
+
+    example = Path(__file__).parents[2] / "examples" / "student_backprop.py"
+    report = check(
+        f"{example}:gradients",
+        cases=30,
+        activations=["tanh"],
+        losses=["squared_error"],
+        shrink_failures=0,
+    )
+    assert not report.ok
+    assert all("factor n" in (f.hint or "") for f in report.failures), report.summary()
