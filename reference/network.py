@@ -20,10 +20,7 @@ threads, since NumPy's ufuncs release the GIL. gradients() frees z^l and h^l as 
 backward pass is past them, so its peak memory stays near the trace it must keep.
 """
 
-import contextvars
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -31,6 +28,7 @@ import numpy as np
 
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss
+from reference.row_blocks import ROW_BLOCK_ENTRIES, each_row_block
 from reference.types import Array, Params
 from reference.validation import check_inputs, check_names
 
@@ -111,47 +109,7 @@ def init_params(
     ]
 
 
-# --- elementwise work in blocks of rows -----------------------------------------------------
-
-BLOCK_ENTRIES = 2**16
-"""Entries per block of rows (512 KiB of float64): a block and its temporaries fit in L2 cache."""
-
-PARALLEL_MIN_ENTRIES = 2**18
-"""Arrays with fewer entries are done in the calling thread: waking a worker thread costs up to
-about a millisecond on a virtual machine, more than it saves on ~3 ms of tanh at this size."""
-
-_pool: ThreadPoolExecutor | None = None
-_pool_pid: int | None = None
-
-
-def _workers() -> ThreadPoolExecutor:
-    """One thread per core this process may use, made on first need (and anew after a fork)."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        _pool, _pool_pid = ThreadPoolExecutor(max_workers=cores or 1), os.getpid()
-    return _pool
-
-
-def _each_row_block(step: Callable[[slice], None], a: Array) -> None:
-    """Call step(rows) on consecutive blocks of rows that together cover a (n, width).
-
-    In parallel threads when a is large, each with a copy of the caller's context, so that an
-    np.errstate the caller set holds there too. step must only touch its own rows.
-    """
-    if a.size <= BLOCK_ENTRIES:
-        step(slice(None))
-        return
-    n, width = a.shape
-    rows_per_block = max(1, BLOCK_ENTRIES // width)
-    blocks = [slice(i, i + rows_per_block) for i in range(0, n, rows_per_block)]
-    if a.size < PARALLEL_MIN_ENTRIES:
-        for rows in blocks:
-            step(rows)
-        return
-    pool = _workers()
-    for done in [pool.submit(contextvars.copy_context().run, step, rows) for rows in blocks]:
-        done.result()  # re-raises an exception from its block
+# --- the equations --------------------------------------------------------------------------
 
 
 def activate(z: Array, phi: Callable[[Array], Array]) -> Array:
@@ -159,18 +117,15 @@ def activate(z: Array, phi: Callable[[Array], Array]) -> Array:
 
     Shapes: z (n, n_l) -> (n, n_l).
     """
-    if z.size <= BLOCK_ENTRIES:
+    if z.size <= ROW_BLOCK_ENTRIES:
         return phi(z)  # one block: no copy (identity's h^L is z^L itself)
     h = np.empty_like(z)
 
     def block(rows: slice) -> None:
         h[rows] = phi(z[rows])
 
-    _each_row_block(block, z)
+    each_row_block(block, z)
     return h
-
-
-# --- the equations --------------------------------------------------------------------------
 
 
 def pre_activation(h_prev: Array, W: Array, b: Array) -> Array:
@@ -208,7 +163,7 @@ def hidden_delta(
         delta_rows = delta[rows]  # a view: the product lands in delta itself
         delta_rows *= dphi(z[rows])
 
-    _each_row_block(block, delta)
+    each_row_block(block, delta)
     return delta
 
 
