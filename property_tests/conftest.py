@@ -1,15 +1,33 @@
-"""Hypothesis profiles for the property tests: dev, ci and thorough.
-
-They are registered once, for the whole suite, by the repository's root conftest.py, which pytest
-loads before this file for every test under the repository (so they are not registered a second
-time here), and chosen by the HYPOTHESIS_PROFILE environment variable:
+"""Hypothesis profiles, chosen by the HYPOTHESIS_PROFILE environment variable:
 
     dev       the default locally: few examples, quick;
     ci        the default when CI is set (.ci/run): derandomized, the same examples every run;
     thorough  many examples and no deadline, for a long run:
 
-        HYPOTHESIS_PROFILE=thorough pytest property_tests
+        HYPOTHESIS_PROFILE=thorough pytest
+
+They are defined here, with the property tests, and the repository's root conftest.py loads
+this module so that the whole suite (reference/tests and verification/tests too) runs under
+the same profile.
 
 Every test here `note()`s its case (architecture, regime, batch size) and the transformation it
 applies, so that a failure prints a readable minimal example after the full case.
 """
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
