@@ -11,6 +11,7 @@ with a one-line reason on stderr and no traceback.
 """
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -94,7 +95,19 @@ def _progress_bar():
     return show
 
 
+SUBCOMMANDS: dict[str, str] = {}
+"""Subcommands (`python -m verification NAME ...`), each a module with main(argv) -> int."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the gate (or a subcommand); return the exit status 0, 1 or 2 of CONTRACT section 5."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+    return _gate(argv)
+
+
+def _gate(argv: list[str]) -> int:
     try:
         args = parser().parse_args(argv)
         report = check(
