@@ -157,3 +157,11 @@ def test_the_readme_example_fails_with_the_factor_n_hint():
     )
     assert not report.ok
     assert all("factor n" in (f.hint or "") for f in report.failures), report.summary()
+
+
+def test_backprop_gate_is_installed_as_a_console_script_for_the_same_main():
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "backprop-gate"]
+    assert script.value == "verification.__main__:main"
+    assert script.load() is main
