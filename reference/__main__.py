@@ -1,12 +1,15 @@
 """`python -m reference`: a first thing to run. Trains a small network on XOR by backprop.
 
     python -m reference [train] [--epochs N] [--alpha A] [--seed S] [--every K] [--hidden N]
+    python -m reference explain [--sizes 2,2,2] [--activations A[,B...]] [--loss NAME]
+                                [--seed S] [--batch N] [--alpha A] [--digits D]
 
-The network is 2-N-1 (tanh hidden layer, sigmoid output) with the squared error, trained by
-full-batch gradient descent with the seed's rule Delta W^l = -alpha dE/dW^l, Delta b^l =
--alpha dE/db^l. It prints E every K epochs and ends with the learned outputs beside the targets.
-`train` is the only subcommand so far and the default; others can join it. A bad command line
-gets one line on stderr and exit status 2; a run that diverges gets one line and status 1.
+`train` (the default): the network is 2-N-1 (tanh hidden layer, sigmoid output) with the squared
+error, trained by full-batch gradient descent with the seed's rule Delta W^l = -alpha dE/dW^l,
+Delta b^l = -alpha dE/db^l. It prints E every K epochs and ends with the learned outputs beside
+the targets. `explain` prints one step of backprop on a small network with every number, for
+pencil and paper (reference/explain.py). A bad command line gets one line on stderr and exit
+status 2; a run that diverges gets one line and status 1.
 """
 
 import argparse
@@ -16,12 +19,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reference import explain
 from reference.command_line import CommandLineError, OneLineParser, whole_number
+from reference.losses import LOSSES
 from reference.network import Architecture, error, forward, init_params
 from reference.training import train
 
 PROG = "python -m reference"
-COMMANDS = ("train",)
+COMMANDS = ("train", "explain")
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -37,9 +42,16 @@ def _learning_rate(text: str) -> float:
     return alpha
 
 
+def _digits(text: str) -> int:
+    digits = whole_number(1)(text)
+    if digits > 17:
+        raise argparse.ArgumentTypeError(f"{digits} should be at most 17 (float64's round trip)")
+    return digits
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="The backprop-oracle reference, from the shell.")
-    commands = parser.add_subparsers(dest="command", metavar="{train}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,explain}")
     trainer = commands.add_parser(
         "train",
         help="train a 2-N-1 network on XOR and print E per epoch (the default)",
@@ -62,6 +74,53 @@ def build_parser() -> argparse.ArgumentParser:
         type=whole_number(1),
         default=4,
         help="width n_1 of the hidden layer (default 4)",
+    )
+    explainer = commands.add_parser(
+        "explain",
+        help="print one step of backprop on a small network, every number, for pencil and paper",
+        description="One step of backprop in the seed's notation: forward pass, each delta^l "
+        "with its equation, the gradients, and the parameters after one gradient descent step. "
+        "By default the 2-2-2 sigmoid network of the classic worked example.",
+    )
+    explainer.add_argument(
+        "--sizes",
+        type=explain.sizes_type,
+        default=explain.DEFAULT_SIZES,
+        help="widths n_0,...,n_L (default 2,2,2)",
+    )
+    explainer.add_argument(
+        "--activations",
+        type=explain.activations_type,
+        default=(explain.DEFAULT_ACTIVATION,),
+        help="one activation for every layer, or one per layer (default sigmoid)",
+    )
+    explainer.add_argument(
+        "--loss",
+        choices=tuple(LOSSES),
+        default=explain.DEFAULT_LOSS,
+        help="the loss (default squared_error)",
+    )
+    explainer.add_argument(
+        "--seed",
+        type=whole_number(0),
+        help="draw the parameters and the batch from this seed (default: the classic numbers)",
+    )
+    explainer.add_argument(
+        "--batch",
+        type=whole_number(1),
+        help=f"batch size n, at most {explain.MAX_BATCH} (default 1)",
+    )
+    explainer.add_argument(
+        "--alpha",
+        type=_learning_rate,
+        default=explain.DEFAULT_ALPHA,
+        help="learning rate alpha (default 0.5)",
+    )
+    explainer.add_argument(
+        "--digits",
+        type=_digits,
+        default=explain.DEFAULT_DIGITS,
+        help="significant digits of every number, 1 to 17 (default 10; 17 round-trips)",
     )
     return parser
 
@@ -97,6 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args or args[0] not in (*COMMANDS, "-h", "--help"):
             args.insert(0, "train")  # no subcommand means train
         options = build_parser().parse_args(args)
+        if options.command == "explain":
+            if options.batch is not None and options.batch > explain.MAX_BATCH:
+                raise CommandLineError(
+                    f"argument --batch: {options.batch} should be at most {explain.MAX_BATCH} "
+                    "(to fit on paper)"
+                )
+            ex = explain.example(
+                options.sizes, options.activations, options.loss, options.seed, options.batch
+            )
+            print(explain.explain(ex, alpha=options.alpha, digits=options.digits))
+            return 0
     except CommandLineError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

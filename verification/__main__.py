@@ -95,7 +95,10 @@ def _progress_bar():
     return show
 
 
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "vectors": "verification.vectors",
+    "stepsize": "verification.stepsize",
+}
 """Subcommands (`python -m verification NAME ...`), each a module with main(argv) -> int."""
 
 

@@ -69,7 +69,7 @@ def test_bad_command_line_gets_one_line_and_exit_2_without_traceback() -> None:
         (["train", "--epochs", "ten"], "'ten' is not a whole number"),
         (["--every", "0"], "--every"),
         (["--bogus"], "--bogus"),
-        (["explain"], "command 'explain' is unknown; valid commands: train"),
+        (["evaluate"], "command 'evaluate' is unknown; valid commands: train, explain"),
     ],
 )
 def test_each_bad_option_is_named_in_one_line(capsys, argv, named) -> None:
