@@ -15,27 +15,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from reference import ACTIVATIONS, LOSSES
 from reference.command_line import CommandLineError, OneLineParser, whole_number
+from verification.case_options import add_case_options
 from verification.gate import check
 from verification.judge import FLOAT_DTYPES
 from verification.loading import ImplementationError
 
 PROG = "backprop-gate"
-
-
-def _names(valid: dict, what: str):
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(n.strip() for n in text.split(",") if n.strip())
-        unknown = [n for n in names if n not in valid]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"valid: {','.join(valid)}"
-            )
-        return names
-
-    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,19 +33,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--impl", help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: the reference itself)"
     )
-    p.add_argument("--cases", type=whole_number(1), default=200, help="number of cases (200)")
-    p.add_argument("--seed", type=whole_number(0), default=0, help="seed of the case stream (0)")
-    p.add_argument(
-        "--activations",
-        type=_names(ACTIVATIONS, "activation"),
-        help="comma-separated activations to draw from (all)",
-    )
-    p.add_argument(
-        "--losses", type=_names(LOSSES, "loss"), help="comma-separated losses to draw from (all)"
-    )
-    p.add_argument("--max-depth", type=whole_number(1), default=6, help="largest L (6)")
-    p.add_argument("--max-width", type=whole_number(1), default=16, help="largest layer width (16)")
-    p.add_argument("--max-batch", type=whole_number(1), default=8, help="largest batch n (8)")
+    add_case_options(p)
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     p.add_argument(

@@ -41,6 +41,7 @@ import numpy as np
 import reference
 from reference import ACTIVATIONS
 from reference.command_line import CommandLineError, OneLineParser, whole_number
+from verification.case_options import add_case_options, case_options
 from verification.cases import Case, CaseOptions, draw_case
 from verification.finite_differences import COMPLEX_STEP, EPS, STEP_SCALE, central_differences
 from verification.finite_differences import complex_step as gate_complex_step
@@ -112,11 +113,6 @@ def _entry(text: str) -> Entry:
     return Entry(layer, param, index)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    """Comma-separated names; CaseOptions says which are unknown."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog=PROG,
@@ -124,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
         "complex step against the step size, for one entry of one case of the gate.",
     )
     p.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image file")
-    p.add_argument("--seed", type=whole_number(0), default=0, help="seed of the case stream (0)")
+    add_case_options(p, cases=False)
     p.add_argument(
         "--case",
         type=whole_number(0),
@@ -135,26 +131,7 @@ def parser() -> argparse.ArgumentParser:
         type=_entry,
         help="LAYER:W:I,J or LAYER:b:J (default: the entry with the largest |dE/dtheta|)",
     )
-    p.add_argument("--activations", type=_names, help="comma-separated activations (all)")
-    p.add_argument("--losses", type=_names, help="comma-separated losses (all)")
-    p.add_argument("--max-depth", type=whole_number(1), default=6, help="largest L (6)")
-    p.add_argument("--max-width", type=whole_number(1), default=16, help="largest layer width (16)")
-    p.add_argument("--max-batch", type=whole_number(1), default=8, help="largest batch n (8)")
     return p
-
-
-def _case_options(args: argparse.Namespace) -> CaseOptions:
-    default = CaseOptions()
-    try:
-        return CaseOptions(
-            activations=args.activations or default.activations,
-            losses=args.losses or default.losses,
-            max_depth=args.max_depth,
-            max_width=args.max_width,
-            max_batch=args.max_batch,
-        )
-    except (ValueError, TypeError) as exc:
-        raise CommandLineError(str(exc)) from None
 
 
 # --- the case and the entry ------------------------------------------------------------------
@@ -419,7 +396,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         args = parser().parse_args(list(argv))
         Figure = _matplotlib_figure() if args.plot else None
-        case = choose_case(args.seed, args.case, _case_options(args))
+        case = choose_case(args.seed, args.case, case_options(args))
         curves = measure(case, args.entry)
     except CommandLineError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -31,7 +31,6 @@ a file larger than its limit is refused before it is read, and one nested deeper
 MAX_NESTING is refused before it is parsed.
 """
 
-import argparse
 import json
 import shlex
 import sys
@@ -43,10 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reference import ACTIVATIONS, LOSSES, Architecture, backprop
+from reference import Architecture, backprop
 from reference.command_line import CommandLineError, OneLineParser, whole_number
 from reference.types import Params
 from reference.validation import check_inputs
+from verification.case_options import add_case_options, case_options
 from verification.cases import Case, CaseOptions, draw_case
 from verification.compare import compare
 from verification.hints import hint_for
@@ -69,56 +69,6 @@ MAX_NESTING = 32  # a result nests 5 deep (document, layers, layer, row, entry):
 RESULT_BYTES_FLOOR = 16 * 2**20  # parsing 16 MiB of numbers takes ~180 MB of memory at worst
 RESULT_SIZE_FACTOR = 4  # a result may repeat its vector whole and add its gradients, in 4x
 ORACLE = "the vector"  # what a mismatch is against, in its message
-
-
-# --- shared command-line options of the case stream -------------------------------------------
-
-
-def names_option(valid: dict, what: str):
-    """An argparse type: comma-separated names, each a key of `valid`."""
-
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(n.strip() for n in text.split(",") if n.strip())
-        unknown = [n for n in names if n not in valid]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"valid: {','.join(valid)}"
-            )
-        return names
-
-    return parse
-
-
-def add_case_options(p: argparse.ArgumentParser) -> None:
-    """The options that choose the gate's stream of cases (CONTRACT section 5)."""
-    p.add_argument("--cases", type=whole_number(1), default=200, help="number of cases (200)")
-    p.add_argument("--seed", type=whole_number(0), default=0, help="seed of the case stream (0)")
-    p.add_argument(
-        "--activations",
-        type=names_option(ACTIVATIONS, "activation"),
-        help="comma-separated activations to draw from (all)",
-    )
-    p.add_argument(
-        "--losses",
-        type=names_option(LOSSES, "loss"),
-        help="comma-separated losses to draw from (all)",
-    )
-    p.add_argument("--max-depth", type=whole_number(1), default=6, help="largest L (6)")
-    p.add_argument("--max-width", type=whole_number(1), default=16, help="largest layer width (16)")
-    p.add_argument("--max-batch", type=whole_number(1), default=8, help="largest batch n (8)")
-
-
-def case_options(args: argparse.Namespace) -> CaseOptions:
-    """CaseOptions from the options of add_case_options (ValueError if nothing can be drawn)."""
-    default = CaseOptions()
-    return CaseOptions(
-        activations=args.activations or default.activations,
-        losses=args.losses or default.losses,
-        max_depth=args.max_depth,
-        max_width=args.max_width,
-        max_batch=args.max_batch,
-    )
 
 
 # --- export -----------------------------------------------------------------------------------
