@@ -8,6 +8,7 @@ by shrinking, and a one-line command that reproduces it.
 
 import json
 import shlex
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -238,6 +239,24 @@ class Report:
             {k: v for k, v in f.items() if k != "description"} for f in data["failures"]
         ]
         return data
+
+    def finish(self, prog: str, *, json_path: str | None, junit_path: str | None) -> int:
+        """The end of a command that judges: print the summary, write the --json and
+        --junit-xml files asked for, and return the exit status (0 passed, 1 failed, 2 a file
+        could not be written)."""
+        try:
+            print(self.summary())
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): the verdict stands
+            sys.stderr.close()
+        try:
+            if json_path:
+                self.write_json(json_path)
+            if junit_path:
+                self.write_junit(junit_path)
+        except OSError as exc:
+            print(f"{prog}: error: cannot write the report: {exc}", file=sys.stderr)
+            return 2
+        return 0 if self.ok else 1
 
     def write_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n")

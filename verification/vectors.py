@@ -693,16 +693,4 @@ def main(argv: Sequence[str]) -> int:
     except (CommandLineError, ValueError, TypeError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        print(report.summary())
-    except BrokenPipeError:  # the reader went away (e.g. `| head`): the verdict still stands
-        sys.stderr.close()
-    try:
-        if args.json:
-            report.write_json(args.json)
-        if args.junit_xml:
-            report.write_junit(args.junit_xml)
-    except OSError as exc:
-        print(f"{PROG}: error: cannot write the report: {exc}", file=sys.stderr)
-        return 2
-    return 0 if report.ok else 1
+    return report.finish(PROG, json_path=args.json, junit_path=args.junit_xml)
