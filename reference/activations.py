@@ -128,12 +128,23 @@ def _dsoftplus(z: Array) -> Array:
     return _blockwise(_sigmoid_block, z)
 
 
+def _complex_log1p(w: Array) -> Array:
+    """log(1 + w) for complex w, with the real part accurate when |w| is small.
+
+    NumPy's complex log1p takes the real part as log|1 + w|, which loses the digits of a small
+    w (1e-3 relative at |w| = 1e-13); here Re = log1p(2 Re w + |w|^2) / 2 keeps them.
+    """
+    return 0.5 * np.log1p(2 * w.real + (w.real**2 + w.imag**2)) + 1j * np.arctan2(
+        w.imag, 1 + w.real
+    )
+
+
 def softplus(z: Array) -> Array:
     """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), exact everywhere (no cut-off at z = 20)."""
     with np.errstate(over="ignore", invalid="ignore"):
         if np.iscomplexobj(z):
             pos = _positive(z)
-            return np.where(pos, z + np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
+            return np.where(pos, z + _complex_log1p(np.exp(-z)), _complex_log1p(np.exp(z)))
         return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
