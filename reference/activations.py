@@ -194,10 +194,9 @@ def _elu(z: Array) -> Array:
 
 
 def _delu_block(z: Array, out: Array | None, _scratch: Array | None) -> Array:
-    """1 for z > 0, e^z otherwise (elu'(0) = e^0 = 1)."""
+    """1 for z > 0, e^z otherwise (elu'(0) = e^0 = 1), as exp(min(z, 0)): exp(0) is exactly 1."""
     e = np.minimum(z, 0.0, out=out)
     np.exp(e, e)
-    np.copyto(e, 1.0, where=z > 0)
     return e
 
 

@@ -16,7 +16,7 @@ import sys
 import sysconfig
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from verification.torch_mirror import torch_backprop
 
 TORCH = "torch.autograd"
 FINITE_DIFFERENCES = "finite differences"
+ALLOWANCES = 2
+"""Two correct results may differ by A(one) + A(other): each side has its own rounding allowance
+(verification.tolerance). Applied against torch.autograd and between two calls."""
 FLOAT_DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
@@ -76,7 +79,6 @@ class Verdict:
     case: Case
     findings: tuple[Finding, ...]
     skipped: int = 0  # finite-difference entries whose perturbation crossed a kink
-    extra: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -110,7 +112,7 @@ def _mutations(case: Case, params: Params, x: np.ndarray, y: np.ndarray) -> Find
     )
 
 
-def _structure(
+def check_structure(
     grads: object, case: Case, dtype: str
 ) -> tuple[list[tuple[np.ndarray | None, np.ndarray | None]] | None, Finding | None]:
     """Check that `grads` is L pairs shaped like (W, b) with a float dtype.
@@ -190,7 +192,7 @@ def _shape_hint(got: tuple, expected: tuple, n: int) -> str | None:
     return None
 
 
-def _non_finite(grads: list) -> Finding | None:
+def find_non_finite(grads: list) -> Finding | None:
     """NaN or Inf in a gradient; the highest such layer is named."""
     for l in range(len(grads), 0, -1):
         for symbol, g in zip("Wb", grads[l - 1], strict=True):
@@ -215,7 +217,7 @@ def _non_finite(grads: list) -> Finding | None:
 def _against_oracles(grads: Params, case: Case, oracles: Oracles) -> Finding | None:
     allowed = oracles.allowed
     fd = oracles.finite_differences
-    mismatches = compare(grads, oracles.torch, _scaled(allowed, 2), TORCH)
+    mismatches = compare(grads, oracles.torch, _scaled(allowed, ALLOWANCES), TORCH)
     mismatches += compare(
         grads, fd.grads, _added(allowed, fd.error), FINITE_DIFFERENCES, skipped=fd.skipped
     )
@@ -298,11 +300,11 @@ def judge(impl: Callable, case: Case, oracles: Oracles, dtype: str = "float64") 
     result, failed, given = _call(impl, case)
     findings = [f for f in (failed, _mutations(case, *given)) if f is not None]
     if failed is None:
-        grads, malformed = _structure(result, case, dtype)
+        grads, malformed = check_structure(result, case, dtype)
         if grads is None:
             findings.append(malformed)
         else:
-            values = _non_finite(grads) or _against_oracles(grads, case, oracles)
+            values = find_non_finite(grads) or _against_oracles(grads, case, oracles)
             # the finding of the highest layer first: that is where the error starts
             found = sorted(
                 (f for f in (malformed, values) if f is not None),
@@ -322,10 +324,10 @@ def _nondeterminism(
     result, failed, _ = _call(impl, case)
     if failed is not None:
         return Finding("nondeterministic", f"the second call on the same case {failed.message}")
-    second, bad = _structure(result, case, dtype)
+    second, bad = check_structure(result, case, dtype)
     if bad is not None:
         return Finding("nondeterministic", f"the second call on the same case: {bad.message}")
-    mismatches = compare(second, first, _scaled(oracles.allowed, 2), "the first call")
+    mismatches = compare(second, first, _scaled(oracles.allowed, ALLOWANCES), "the first call")
     if not mismatches:
         return None
     start = max(m.layer for m in mismatches)

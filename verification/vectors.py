@@ -50,7 +50,14 @@ from verification.case_options import add_case_options, case_options
 from verification.cases import Case, CaseOptions, draw_case
 from verification.compare import compare
 from verification.hints import hint_for
-from verification.judge import FLOAT_DTYPES, Finding, Verdict, _non_finite, _structure
+from verification.judge import (
+    ALLOWANCES,
+    FLOAT_DTYPES,
+    Finding,
+    Verdict,
+    check_structure,
+    find_non_finite,
+)
 from verification.report import Report, failure_from
 from verification.tolerance import allowance
 
@@ -60,10 +67,6 @@ SCHEMA_VERSION = 1  # raised on any change of layout that a reader of the old on
 SCHEMA_FILE = "vectors.schema.json"  # package data of verification
 CASE_FILE = "case-{index:04d}.json"  # the same name in DIR and in RESULTS
 
-# |got - expected| <= A(implementation) + A(reference): one allowance for each side, the rule
-# the gate applies against torch.autograd (verification.judge), with both sides computing in
-# the precision of the implementation.
-ALLOWANCES = 2
 
 MAX_NESTING = 32  # a result nests 5 deep (document, layers, layer, row, entry): room for more
 RESULT_BYTES_FLOOR = 16 * 2**20  # parsing 16 MiB of numbers takes ~180 MB of memory at worst
@@ -527,10 +530,10 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
     grads, malformed = result_gradients(document, case)
     if malformed is not None:
         return Verdict(case, (malformed,))
-    arrays, malformed = _structure(grads, case, dtype)
+    arrays, malformed = check_structure(grads, case, dtype)
     if malformed is not None:
         return Verdict(case, (malformed,))
-    non_finite = _non_finite(arrays)
+    non_finite = find_non_finite(arrays)
     if non_finite is not None:
         nulls = any(v is None for layer in document["layers"] for v in _leaves(layer))
         note = _NULL_NOTE if nulls else ""
