@@ -3,7 +3,7 @@
 Two questions of issue 3 item 9, measured side by side in one run, float64 on the CPU:
 
 1. At about 7,000 parameters (batch 8, sizes 32-64-64-8, tanh hidden, identity output,
-   cross_entropy): verification.finite_differences against torch.autograd.gradcheck with
+   cross_entropy): verification.oracles.finite_differences against torch.autograd.gradcheck with
    fast_mode=False on the same network. gradcheck perturbs every parameter with eps = 1e-6 and
    builds the numerical and the analytical Jacobian; its numerical gradient (the same code,
    torch.autograd.gradcheck._get_numerical_jacobian, untimed) gives its accuracy. Target: the
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import reference
-from verification import finite_differences as fd
+from verification.oracles import finite_differences as fd
 
 SMALL = (8, (32, 64, 64, 8))  # (batch n, sizes n_0..n_L): about 7,000 parameters
 LARGE = (16, (256, 256, 128, 10))  # about 100,000 parameters

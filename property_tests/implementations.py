@@ -22,7 +22,7 @@ import numpy as np
 
 import reference
 from reference import LOSSES, Architecture, Backprop, Params
-from verification.tests.bug_zoo import Textbook
+from verification.zoo.bugs import Textbook
 
 ErrorFn = Callable[[Architecture, Params, np.ndarray, np.ndarray], float]
 GradientsFn = Callable[[Architecture, Params, np.ndarray, np.ndarray], Params]

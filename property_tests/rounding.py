@@ -3,7 +3,7 @@
 A property equates two computations (the gradient of a batch and the mean of one-example
 gradients, E before and after a symmetry, ...). In exact arithmetic they agree; in float64 each
 is within a rounding allowance of the exact value, so they may differ by the sum of the two.
-The allowances of the gradients, of z^l and of delta^l come from verification.tolerance (a
+The allowances of the gradients, of z^l and of delta^l come from verification.oracles.tolerance (a
 first-order rounding-error analysis through the seed's equations, which also widens them where
 a relu-like unit may sit on either side of its kink); this module adds the one for E.
 """
@@ -13,17 +13,10 @@ import numpy as np
 import reference
 from reference import LOSSES, Architecture, Params
 from reference.activations import softplus
-from verification.compare import beyond
-from verification.tolerance import (
-    DIVIDE_BY_N_ROUNDINGS,
-    FLOAT64,
-    ROUNDING,
-    TERM_U,
-    Bounds,
-    error_bounds,
-    gamma,
-    product_bound,
-)
+from verification.judge.compare import beyond
+from verification.oracles.precision import DIVIDE_BY_N_ROUNDINGS, FLOAT64, TERM_U, gamma
+from verification.oracles.rounding import ROUNDING
+from verification.oracles.tolerance import Bounds, error_bounds, product_bound
 
 u = FLOAT64.u  # the unit roundoff of float64, 2^-53
 
@@ -54,7 +47,7 @@ def error_allowance(
 
     First order: the error e_h of h^L moves E by at most sum |dE/dh^L| e_h; each L_i is off by
     TERM_U u of its terms; the mean of n values adds gamma_n of their magnitudes and the 1/n
-    two roundings. `bounds` may pass verification.tolerance.error_bounds(...) if at hand.
+    two roundings. `bounds` may pass verification.oracles.tolerance.error_bounds(...) if at hand.
     """
     if bounds is None:
         bounds = error_bounds(arch, params, x, y)
@@ -77,7 +70,7 @@ def _output(arch: Architecture, params: Params, x: np.ndarray) -> np.ndarray:
 
 
 def product_rounding(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """The bound of verification.tolerance on the rounding of the product A B of two given
+    """The bound of verification.oracles.tolerance on the rounding of the product A B of two given
     (already computed) matrices: gamma_k |A| |B| plus the subnormal term, k = A.shape[1]."""
     return product_bound(A, np.zeros_like(A), B, np.zeros_like(B), A.shape[1], FLOAT64)
 

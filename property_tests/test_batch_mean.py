@@ -3,7 +3,7 @@
 So the gradient of a batch is the mean of the one-example gradients, and neither E nor its
 gradient changes when the rows of (x, y) are permuted or the whole batch is repeated. Two
 computations of the same exact value differ by at most the sum of their rounding allowances
-(verification.tolerance for the gradients, property_tests.rounding for E).
+(verification.oracles.tolerance for the gradients, property_tests.rounding for E).
 """
 
 import numpy as np
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from property_tests.implementations import REFERENCE, Implementation
 from property_tests.rounding import assert_gradients_within, assert_within, error_allowance, u
 from verification.cases import Case
-from verification.strategies import cases
-from verification.tolerance import allowance, gamma
+from verification.cases.strategies import cases
+from verification.oracles.precision import gamma
+from verification.oracles.tolerance import allowance
 
 
 def _summed(allowances: list) -> list:

@@ -18,8 +18,9 @@ from property_tests.rounding import assert_within, error_allowance, u
 from property_tests.theta import along, inner, magnitude_inner, parameter_count
 from reference import Params
 from verification.cases import Case
-from verification.strategies import cases, parameters
-from verification.tolerance import allowance, error_bounds, gamma
+from verification.cases.strategies import cases, parameters
+from verification.oracles.precision import gamma
+from verification.oracles.tolerance import allowance, error_bounds
 
 EPS = float(np.finfo(np.float64).eps)
 

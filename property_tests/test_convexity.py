@@ -17,7 +17,7 @@ from property_tests.test_symmetries import permuted
 from property_tests.theta import along, magnitude_inner
 from reference import LOSSES, Params, gradients
 from verification.cases import Case
-from verification.strategies import cases, parameters
+from verification.cases.strategies import cases, parameters
 
 
 def _E(impl: Implementation, case: Case, params: Params) -> float:
@@ -99,7 +99,7 @@ def segments(draw: st.DrawFn) -> tuple[Case, Params, float]:
 @st.composite
 def neuron_swaps(draw: st.DrawFn, **bounds: object) -> tuple[Case, int, int, int]:
     """A case with a hidden layer l of width >= 2, and two of its neurons j != k. `bounds`
-    go to verification.strategies.cases."""
+    go to verification.cases.strategies.cases."""
     bounds = {
         "min_depth": 2,
         "max_depth": 3,

@@ -8,7 +8,7 @@
 Each right-hand side is recomputed here from the trace's own h, z and delta, so the two sides
 differ only by the rounding of the last operation (and of phi' and dE/dh^L, which another
 correct implementation may compute by another formula): the allowance is the sum of the two
-computations' bounds, from verification.tolerance.
+computations' bounds, from verification.oracles.tolerance.
 """
 
 import numpy as np
@@ -18,16 +18,13 @@ from property_tests.implementations import REFERENCE, Implementation
 from property_tests.rounding import assert_within, product_rounding, slope_error
 from reference import ACTIVATIONS, LOSSES
 from verification.cases import Case
-from verification.strategies import cases
-from verification.tolerance import (
-    FLOAT64,
-    loss_gradient_bound,
-    scaled_product_bound,
-)
+from verification.cases.strategies import cases
+from verification.oracles.precision import FLOAT64
+from verification.oracles.tolerance import loss_gradient_bound, scaled_product_bound
 
 BOTH_SIDES = 2
 """Each side of an equation is one float64 computation of the same exact value, within the
-bound of verification.tolerance of it: the sides may differ by twice the bound."""
+bound of verification.oracles.tolerance of it: the sides may differ by twice the bound."""
 
 
 def check_weight_gradient_is_h_transpose_delta(impl: Implementation, case: Case) -> None:

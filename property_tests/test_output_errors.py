@@ -13,12 +13,13 @@ from hypothesis import given, note
 from property_tests.implementations import REFERENCE, Implementation
 from property_tests.rounding import assert_within, slope_error, u
 from verification.cases import Case
-from verification.strategies import cases
-from verification.tolerance import FLOAT64, loss_gradient_bound
+from verification.cases.strategies import cases
+from verification.oracles.precision import FLOAT64
+from verification.oracles.tolerance import loss_gradient_bound
 
 BOTH_SIDES = 2
 """Both sides are float64 computations of the same exact value, each within the bound of
-verification.tolerance (loss_gradient_bound: the loss formula's own rounding, from the same
+verification.oracles.tolerance (loss_gradient_bound: the loss formula's own rounding, from the same
 h^L): they may differ by twice the bound."""
 
 TIMES_N_ROUNDINGS = 1
@@ -26,8 +27,8 @@ TIMES_N_ROUNDINGS = 1
 
 SUBNORMAL_SPACING = 2.0**-1074
 """A subnormal delta^L is off by up to one spacing of subnormals (the relative model u misses
-it, and verification.tolerance's eta = 2^-1075 rounds to 0.0 in float64), which the product by
-n magnifies n times."""
+it, and the tolerance policy's eta = 2^-1075 rounds to 0.0 in float64), which the product
+by n magnifies n times."""
 
 
 def _require(condition: bool, what: str) -> None:

@@ -32,8 +32,8 @@ from property_tests import (
 )
 from property_tests.implementations import REFERENCE, TEXTBOOK, Implementation, from_textbook
 from property_tests.search import SEARCH, passes, violation
-from verification.tests import bug_zoo
-from verification.tests.bug_zoo import Textbook
+from verification.zoo import bugs as bug_zoo
+from verification.zoo.bugs import Textbook
 
 # --- broken variants of the forward pass, E and the step ------------------------------------
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from property_tests.implementations import REFERENCE, Implementation
 from verification.cases import Case
-from verification.strategies import cases
+from verification.cases.strategies import cases
 
 ALPHA = 0.1  # any learning rate: the shapes of Delta W = -alpha dE/dW do not depend on it
 

@@ -17,8 +17,9 @@ from property_tests.implementations import REFERENCE, Implementation
 from property_tests.rounding import assert_gradients_within, assert_within, u
 from reference import Params
 from verification.cases import Case
-from verification.strategies import cases
-from verification.tolerance import allowance, gamma
+from verification.cases.strategies import cases
+from verification.oracles.precision import gamma
+from verification.oracles.tolerance import allowance
 
 BOTH_SIDES = 2  # both sides are float64 computations of one exact value, each within the bound
 

@@ -15,8 +15,8 @@ from property_tests.implementations import REFERENCE, Implementation
 from property_tests.rounding import assert_gradients_within, assert_within, error_allowance
 from reference import Params
 from verification.cases import Case
-from verification.strategies import cases
-from verification.tolerance import allowance
+from verification.cases.strategies import cases
+from verification.oracles.tolerance import allowance
 
 HOMOGENEOUS = ("relu", "leaky_relu")  # phi(c z) = c phi(z) for every c > 0
 RESCALING_ACTIVATIONS = (*HOMOGENEOUS, "identity", "tanh")  # half the layers homogeneous
@@ -91,7 +91,7 @@ def check_homogeneous_rescaling(impl: Implementation, case: Case, l: int, c: flo
 @st.composite
 def neuron_permutations(draw: st.DrawFn, **bounds: object) -> tuple[Case, int, list[int]]:
     """A case with a hidden layer, one hidden layer l of it, and an order of its neurons.
-    `bounds` go to verification.strategies.cases."""
+    `bounds` go to verification.cases.strategies.cases."""
     bounds = {"min_depth": 2, "max_depth": 4, "max_width": 5, "max_batch": 5, **bounds}
     case = draw(cases(**bounds), label="case")
     l = draw(st.integers(1, case.L - 1), label="l")

@@ -24,19 +24,39 @@ from reference.types import Array
 LEAKY_SLOPE = 0.01  # PyTorch's default negative_slope
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Activation:
-    """phi and dphi = phi' of one activation, applied elementwise.
+    """phi and dphi = phi' of one activation, applied elementwise, and the facts about it that
+    the rest of the project asks (every one must be stated: there are no defaults).
 
-    `kink` is the point where phi' jumps (relu, leaky_relu) or where phi'' does (elu, whose
-    phi' is continuous but whose central differences lose their order there); None if phi is
-    smooth. At the kink, dphi follows PyTorch's convention (CONTRACT section 2).
+    kink:            the point where phi' jumps (relu, leaky_relu) or where phi'' does (elu,
+                     whose phi' is continuous but whose central differences lose their order
+                     there); None if phi is smooth. At the kink, dphi follows PyTorch's
+                     convention (docs/contract.md, section 2), and slopes_at_kink holds the
+                     one-sided slopes (phi'(kink-), phi'(kink+)).
+    saturates:       phi' tends to a constant (0, or 1 for elu's positive side, softplus and
+                     gelu_tanh) in a tail, where the textbook formulas of phi' cancel.
+    unbounded:       phi(z) grows like z as z -> +inf, so an output layer of it can reach
+                     logits of any size.
+    exact_on_dyadic: phi maps every multiple of 2^-k in float64 to a multiple of 2^-k,
+                     exactly (a layer of it keeps the next layer's pre-activations exact).
     """
 
     name: str
     phi: Callable[[Array], Array]
     dphi: Callable[[Array], Array]
-    kink: float | None = None
+    kink: float | None
+    slopes_at_kink: tuple[float, float] | None
+    saturates: bool
+    unbounded: bool
+    exact_on_dyadic: bool
+
+    def __post_init__(self) -> None:
+        if (self.kink is None) != (self.slopes_at_kink is None):
+            raise ValueError(
+                f"activation {self.name}: kink = {self.kink} and slopes_at_kink = "
+                f"{self.slopes_at_kink}, but both should be given or neither"
+            )
 
 
 def _positive(z: Array) -> Array:
@@ -348,14 +368,86 @@ def _didentity(z: Array) -> Array:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", _identity, _didentity),
-        Activation("sigmoid", sigmoid, _sigmoid_slope),
-        Activation("tanh", np.tanh, _dtanh),
-        Activation("relu", _relu, _drelu, kink=0.0),
-        Activation("leaky_relu", _leaky_relu, _dleaky_relu, kink=0.0),
-        Activation("softplus", softplus, _dsoftplus),
-        Activation("elu", _elu, _delu, kink=0.0),
-        Activation("gelu_tanh", _gelu_tanh, _dgelu_tanh),
+        Activation(
+            name="identity",
+            phi=_identity,
+            dphi=_didentity,
+            kink=None,
+            slopes_at_kink=None,
+            saturates=False,
+            unbounded=True,
+            exact_on_dyadic=True,
+        ),
+        Activation(
+            name="sigmoid",
+            phi=sigmoid,
+            dphi=_sigmoid_slope,
+            kink=None,
+            slopes_at_kink=None,
+            saturates=True,
+            unbounded=False,
+            exact_on_dyadic=False,
+        ),
+        Activation(
+            name="tanh",
+            phi=np.tanh,
+            dphi=_dtanh,
+            kink=None,
+            slopes_at_kink=None,
+            saturates=True,
+            unbounded=False,
+            exact_on_dyadic=False,
+        ),
+        Activation(
+            name="relu",
+            phi=_relu,
+            dphi=_drelu,
+            kink=0.0,
+            slopes_at_kink=(0.0, 1.0),
+            saturates=False,
+            unbounded=True,
+            exact_on_dyadic=True,
+        ),
+        Activation(
+            name="leaky_relu",
+            phi=_leaky_relu,
+            dphi=_dleaky_relu,
+            kink=0.0,
+            slopes_at_kink=(LEAKY_SLOPE, 1.0),
+            saturates=False,
+            unbounded=True,
+            exact_on_dyadic=False,  # 0.01 z is not a multiple of z's lowest bit
+        ),
+        Activation(
+            name="softplus",
+            phi=softplus,
+            dphi=_dsoftplus,
+            kink=None,
+            slopes_at_kink=None,
+            saturates=True,
+            unbounded=True,
+            exact_on_dyadic=False,
+        ),
+        Activation(
+            name="elu",
+            phi=_elu,
+            dphi=_delu,
+            kink=0.0,
+            slopes_at_kink=(1.0, 1.0),  # phi' is continuous; phi'' jumps from 1 to 0
+            saturates=True,
+            unbounded=True,
+            exact_on_dyadic=False,
+        ),
+        Activation(
+            name="gelu_tanh",
+            phi=_gelu_tanh,
+            dphi=_dgelu_tanh,
+            kink=None,
+            slopes_at_kink=None,
+            saturates=True,
+            unbounded=True,
+            exact_on_dyadic=False,
+        ),
     )
 }
-"""Each activation name of CONTRACT section 2, mapped to its phi and dphi."""
+"""Each activation name of docs/contract.md (section 2), mapped to its phi, dphi and facts."""

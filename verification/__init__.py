@@ -17,7 +17,7 @@ __all__ = ["Failure", "Report", "check"]
 
 
 def __getattr__(name: str):
-    # Lazy, so that `import verification.strategies` or `verification.cases` does not load
+    # Lazy, so that `import verification.cases.strategies` or `verification.cases` does not load
     # torch and the oracles.
     if name == "check":
         from verification.gate import check

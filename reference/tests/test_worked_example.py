@@ -301,7 +301,9 @@ def test_smooth_network_matches_mpmath_derivatives_of_E(activations, loss) -> No
 
 def test_mpmath_comparison_catches_a_wrong_derivative(monkeypatch) -> None:
     # planted bug: sigma'(z) written as sigma(z) sigma(z) instead of sigma(z) sigma(-z)
-    wrong = reference.Activation("sigmoid", sigmoid, lambda z: sigmoid(z) * sigmoid(z))
+    wrong = dataclasses.replace(
+        reference.ACTIVATIONS["sigmoid"], dphi=lambda z: sigmoid(z) * sigmoid(z)
+    )
     monkeypatch.setitem(reference.ACTIVATIONS, "sigmoid", wrong)
     arch, params, x, y = _smooth_case(("sigmoid", "identity"), "binary_cross_entropy")
     mismatches = _mpmath_mismatches(arch, params, x, y, reference.backprop(arch, params, x, y))

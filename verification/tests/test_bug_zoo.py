@@ -8,7 +8,7 @@ import pytest
 import reference
 from verification import check
 from verification.cases import CaseOptions, draw_case
-from verification.tests.bug_zoo import ZOO, Bug, Textbook
+from verification.zoo.bugs import ZOO, Bug, Textbook
 
 CASES_PER_BUG = 40
 SEED = 20261128

@@ -10,18 +10,9 @@ import pytest
 
 import reference
 from reference import ACTIVATIONS, LOSSES, Architecture
-from verification.cases import (
-    CROSS_ENTROPIES,
-    EXACT,
-    KINKED,
-    REGIMES,
-    SATURATING,
-    Case,
-    CaseOptions,
-    draw_case,
-    draw_cases,
-    exact_depth,
-)
+from verification.cases import CROSS_ENTROPIES, REGIMES, Case, CaseOptions, draw_case, draw_cases
+from verification.cases.draw import exact_depth
+from verification.cases.options import EXACT, KINKED, SATURATING
 
 SEED = 20261128
 STREAM = 600  # cases drawn once for the statistical tests below (about 0.1 s)

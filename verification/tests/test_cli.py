@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from verification.__main__ import main
+from verification.command_line.main import main
 
 BUGGY = textwrap.dedent(
     """
@@ -163,5 +163,5 @@ def test_backprop_gate_is_installed_as_a_console_script_for_the_same_main():
     from importlib.metadata import entry_points
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "backprop-gate"]
-    assert script.value == "verification.__main__:main"
+    assert script.value == "verification.command_line.main:main"
     assert script.load() is main

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference
-from verification import finite_differences as fd
+from verification.oracles import finite_differences as fd
 from verification.tests.working_range import seed_of, working_range_case
 
 ACTIVATIONS = tuple(reference.ACTIVATIONS)

@@ -5,10 +5,11 @@ import pytest
 
 import reference
 from verification.cases import CaseOptions, draw_case
-from verification.compare import compare
-from verification.hints import hint_for
-from verification.judge import Oracles, judge
-from verification.shrink import shrink
+from verification.cases.shrink import shrink
+from verification.judge import judge
+from verification.judge.compare import compare
+from verification.judge.hints import hint_for
+from verification.oracles.consult import Oracles
 
 
 def test_compare_reports_the_worst_entry_by_ratio_to_its_allowance():

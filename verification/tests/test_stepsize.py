@@ -8,13 +8,12 @@ import pytest
 
 import reference
 from verification.cases import CaseOptions
-from verification.stepsize import (
-    INSTALL_PLOT,
+from verification.command_line.stepsize import INSTALL_PLOT, main
+from verification.oracles.stepsize import (
     STEP_EXPONENTS,
     TABLE_STRIDE,
     Curves,
     choose_case,
-    main,
     measure,
     smooth_and_curved,
 )
@@ -164,7 +163,7 @@ def test_unwritable_plot_gets_one_line_and_exit_2(name: str, tmp_path, capsys) -
 
 
 def test_stepsize_is_a_subcommand_of_the_gate(capsys) -> None:
-    from verification.__main__ import main as gate_main
+    from verification.command_line.main import main as gate_main
 
     assert gate_main(["stepsize", "--case", "2", *SMALL]) == 0
     out = capsys.readouterr().out

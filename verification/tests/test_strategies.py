@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import reference
 from reference import Architecture
 from verification.cases import CROSS_ENTROPIES, REGIMES, Case
-from verification.strategies import architectures, batches, cases, parameters
+from verification.cases.strategies import architectures, batches, cases, parameters
 from verification.tests.test_cases import (
     LARGE_LOGIT,
     TINY_GRADIENT,

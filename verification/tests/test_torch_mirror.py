@@ -7,9 +7,9 @@ import pytest
 import torch.nn.functional as F  # noqa: N812 (torch's own name for it)
 
 import reference
-from verification import torch_mirror
+from verification.oracles import torch_mirror
+from verification.oracles.torch_mirror import torch_backprop
 from verification.tests.working_range import seed_of, working_range_case
-from verification.torch_mirror import torch_backprop
 
 MIRROR_RTOL = 1e-12
 """Agreement of mirror and reference, relative to the largest entry of each array, on networks

@@ -12,20 +12,19 @@ import pytest
 
 import reference
 from verification.cases import Case, CaseOptions, draw_case
-from verification.tolerance import allowance
+from verification.oracles.tolerance import allowance
 from verification.vectors import (
     CASE_FILE,
-    MAX_NESTING,
     SCHEMA_VERSION,
     check_results,
     load_vector,
     load_vectors,
-    main,
-    nesting_depth,
     schema,
-    to_json,
     vector_of,
 )
+from verification.vectors.command import main
+from verification.vectors.export import to_json
+from verification.vectors.safe_json import MAX_NESTING, nesting_depth
 
 SEED = 0
 CASES = 40  # enough for every activation and loss (test_the_javascript_example_... checks it)
@@ -241,7 +240,7 @@ def test_a_difference_within_the_allowance_passes_and_one_beyond_it_fails(vector
         write(results / path.name, document)
         report = check_results(vectors, results)
         assert report.ok is ok, report.summary()
-    (failure,) = report.failures
+    (failure,) = report.report.failures
     assert (failure.kind, failure.layer, failure.param, failure.index) == (
         "mismatch",
         len(document["layers"]),
@@ -283,7 +282,7 @@ def test_planted_bugs_fail_with_the_layer_where_they_start_and_a_hint(
     write(results / path.name, document)
     report = check_results(vectors, results)
     assert not report.ok
-    (failure,) = report.failures
+    (failure,) = report.report.failures
     assert failure.kind == kind, failure.render()
     assert phrase in failure.render(), failure.render()
     if kind == "mismatch" or plant == "transpose":
@@ -300,7 +299,7 @@ def test_a_float32_result_passes_the_float32_policy_only(vectors, results):
         write(results / vector.path.name, {"layers": layers})
     assert check_results(vectors, results, dtype="float32").ok
     float64 = check_results(vectors, results)
-    assert len(float64.failures) > CASES // 2, float64.summary()
+    assert len(float64.report.failures) > CASES // 2, float64.summary()
 
 
 def test_missing_and_extra_results_fail_the_check(vectors, results, capsys):
@@ -312,7 +311,7 @@ def test_missing_and_extra_results_fail_the_check(vectors, results, capsys):
     assert "case-9999.json" in out and "no result file" in out and "case-0003.json" in out
     (results / "case-0003.json").write_bytes((vectors / "case-0003.json").read_bytes())
     extra_only = check_results(vectors, results)
-    assert not extra_only.ok and extra_only.passed == CASES and extra_only.extra
+    assert not extra_only.ok and extra_only.report.passed == CASES and extra_only.extra
 
 
 def test_the_json_report_names_failures_and_extra_files(vectors, results, tmp_path, capsys):
@@ -360,7 +359,7 @@ def test_a_malformed_result_fails_its_case_with_a_clear_message(vectors, tmp_pat
     results.mkdir()
     (results / "case-0000.json").write_bytes(content)
     report = check_results(vectors, results, case=0)
-    (failure,) = report.failures
+    (failure,) = report.report.failures
     assert failure.kind == "malformed", failure.render()
     assert phrase in failure.message, failure.message
 
@@ -373,7 +372,7 @@ def test_nan_and_null_entries_are_non_finite_and_null_is_explained(vectors, resu
             json.dumps(document["layers"][0]["grad_b"][0]), token, 1
         )
         (results / path.name).write_text(text)
-        (failure,) = check_results(vectors, results).failures
+        (failure,) = check_results(vectors, results).report.failures
         assert failure.kind == "non-finite", failure.render()
         assert ("JSON.stringify" in failure.message) is note
 
@@ -381,7 +380,7 @@ def test_nan_and_null_entries_are_non_finite_and_null_is_explained(vectors, resu
 def test_a_huge_result_is_refused_before_it_is_read(vectors, results):
     with (results / "case-0001.json").open("wb") as f:
         f.truncate(2**36)  # 64 GiB, sparse: reading it would take minutes and the memory
-    (failure,) = check_results(vectors, results).failures
+    (failure,) = check_results(vectors, results).report.failures
     assert failure.kind == "malformed" and "68,719,476,736 bytes" in failure.message
     assert "not read" in failure.message
 
@@ -389,7 +388,7 @@ def test_a_huge_result_is_refused_before_it_is_read(vectors, results):
 def test_a_deeply_nested_result_is_refused_before_it_is_parsed(vectors, results):
     deep = 1_000_000
     (results / "case-0001.json").write_text('{"layers": ' + "[" * deep + "]" * deep + "}")
-    (failure,) = check_results(vectors, results).failures
+    (failure,) = check_results(vectors, results).report.failures
     assert f"{deep + 1:,} deep, more than the {MAX_NESTING} allowed" in failure.message
 
 
@@ -398,7 +397,7 @@ def test_a_result_that_is_no_regular_file_is_never_opened(vectors, results):
     (results / "case-0001.json").mkdir()
     (results / "case-0002.json").unlink()
     (results / "case-0002.json").symlink_to("/dev/zero")  # reading it would never end
-    failures = check_results(vectors, results).failures
+    failures = check_results(vectors, results).report.failures
     assert [(f.kind, "is not a regular file" in f.message) for f in failures] == [
         ("malformed", True),
         ("malformed", True),
@@ -468,9 +467,9 @@ def test_check_that_cannot_run_exits_2_with_one_line(vectors, tmp_path, capsys, 
 
 
 def test_vectors_is_a_subcommand_of_the_gate():
-    from verification.__main__ import SUBCOMMANDS
+    from verification.command_line.main import SUBCOMMANDS
 
-    assert SUBCOMMANDS.get("vectors") == "verification.vectors"
+    assert SUBCOMMANDS.get("vectors") == "verification.vectors.command"
 
 
 # --- the JavaScript example ---------------------------------------------------------------------
@@ -489,8 +488,10 @@ def test_the_javascript_example_passes_on_every_activation_and_loss(vectors, tmp
     run_node(JAVASCRIPT / "check_vectors.js", vectors, results)
     report = check_results(vectors, results)
     assert report.ok, report.summary()
-    assert set(report.by_activation) == set(reference.ACTIVATIONS)  # each judged at least once
-    assert set(report.by_loss) == set(reference.LOSSES)
+    assert set(report.report.by_activation) == set(
+        reference.ACTIVATIONS
+    )  # each judged at least once
+    assert set(report.report.by_loss) == set(reference.LOSSES)
 
 
 @needs_node
@@ -504,4 +505,4 @@ def test_a_bug_planted_in_the_javascript_example_is_caught(vectors, tmp_path):
     run_node(planted / "check_vectors.js", vectors, results)
     report = check_results(vectors, results)
     assert not report.ok
-    assert any("a factor n =" in (f.hint or "") for f in report.failures), report.summary()
+    assert any("a factor n =" in (f.hint or "") for f in report.report.failures), report.summary()

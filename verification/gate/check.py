@@ -15,10 +15,12 @@ from contextlib import contextmanager
 
 import reference
 from verification.cases import Case, CaseOptions, draw_case
-from verification.judge import FLOAT_DTYPES, Oracles, Verdict, judge
-from verification.loading import load_implementation
+from verification.cases.shrink import shrink
+from verification.gate.loading import load_implementation
+from verification.judge import Verdict, judge
+from verification.oracles.consult import Oracles
+from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report, failure_from
-from verification.shrink import shrink
 
 SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
 REFERENCE_SPEC = "reference:gradients"
@@ -123,8 +125,8 @@ def check(
     The first `shrink_failures` failed cases are shrunk to a smallest failing case.
     """
     impl, spec = _spec_of(impl)
-    if dtype not in FLOAT_DTYPES:
-        raise ValueError(f"dtype {dtype!r} is unknown; valid: {', '.join(FLOAT_DTYPES)}")
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype {dtype!r} is unknown; valid: {', '.join(PRECISIONS)}")
     if cases < 1:
         raise ValueError(f"cases = {cases}, but should be >= 1")
     if workers < 1:

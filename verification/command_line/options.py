@@ -1,12 +1,44 @@
-"""The command-line options that choose the gate's stream of cases (CONTRACT section 5), shared
-by `python -m verification` and its subcommands `vectors` and `stepsize`."""
+"""What the gate's command lines share: one-line errors, bounded numbers, and the options that
+choose the stream of cases (docs/contract.md, section 5), used by `python -m verification` and
+its subcommands.
+
+A command line that cannot run as asked is reported in one line on stderr with exit status 2,
+never with a traceback or a usage dump.
+"""
 
 import argparse
 from collections.abc import Callable
+from typing import NoReturn
 
 from reference import ACTIVATIONS, LOSSES
-from reference.command_line import CommandLineError, whole_number
 from verification.cases import CaseOptions
+
+
+class CommandLineError(Exception):
+    """A command line that cannot run as asked: reported in one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad command line raises CommandLineError instead of printing the usage
+    and exiting, so that the caller reports it in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(message)
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} should be at least {minimum}")
+        return value
+
+    return parse
 
 
 def names_option(valid: dict, what: str) -> Callable[[str], tuple[str, ...]]:

@@ -2,7 +2,7 @@
 batches, and whole cases with the gate's hard regimes.
 
     from hypothesis import given
-    from verification.strategies import cases
+    from verification.cases.strategies import cases
 
     @given(cases(max_depth=3, losses=("squared_error",)))
     def test_my_gradients_match_the_reference(case):
@@ -27,15 +27,10 @@ from hypothesis.extra.numpy import arrays
 from hypothesis.strategies import SearchStrategy
 
 from reference import ACTIVATIONS, LOSSES, Architecture, Params
-from verification.cases import (
-    REGIMES,
-    Case,
-    CaseSpace,
-    T,
-    build_case,
-    check_range,
-    draw_architecture,
-)
+from verification.cases.case import Case
+from verification.cases.draw import build_case, draw_architecture
+from verification.cases.options import REGIMES, CaseSpace, check_range
+from verification.cases.source import T
 
 NORMAL_BOUND = 4.0  # the stand-in for N(0, 1) draws: floats in [-4, 4], shrinking to 0
 # No subnormal values: below 2^-1022 float64 loses relative precision, and a comparison of

@@ -40,267 +40,24 @@ cases); yet A stays near 1e-14 of a gradient entry wherever any unit on its path
 unsaturated, far below a relative error of 1e-6 or the 1e-7 relative noise of float32.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from reference.activations import ACTIVATIONS, LEAKY_SLOPE, sigmoid, softplus
+from reference.activations import ACTIVATIONS, sigmoid
 from reference.network import Architecture, Backprop, backprop
 from reference.types import Array, Params
-
-# --- the policy: one constant per assumption, with its reason -------------------------------
-
-
-@dataclass(frozen=True)
-class Precision:
-    """The floating-point format an implementation computes in.
-
-    u: the unit roundoff, |fl(a op b) - (a op b)| <= u |a op b| for normal results;
-    p: the significand bits (a number is exact if it is an integer times 2^e with fewer
-       than 2^p of them);
-    min_exponent: the least exponent e for which the exactness test trusts multiples of 2^e:
-       the smallest subnormal 2^-1074 in float64, the smallest normal 2^-126 in float32
-       (flush to zero);
-    eta: the absolute error of one rounding below the normal range, which the relative model
-       u misses, carried through the analysis. float32: the smallest normal 2^-126, since GPUs
-       flush float32 subnormals to zero by default; a formula evaluated there is off by
-       TERM_U eta. float64: 0, and `floor` covers underflow instead: carrying 2^-1074 would fill
-       the bound arrays with subnormal numbers, which make x86 arithmetic 10 to 100 times slower;
-    floor: added to every allowance, the smallest normal number of the format: a gradient
-       entry below it is lost to underflow anyway (an intermediate underflow would need an
-       amplification of 2^52 to outgrow it in float64);
-    tanh_saturates: past this |w|, a library tanh returns exactly +-1. The exact tanh rounds
-       to +-1 past 19.06 in float64 and 9.01 in float32 (1 - |tanh w| ~ 2 e^(-2|w|) < u/2);
-       NumPy's tanh returns +-1 from 18.99 (float64) and 10.0 (float32), PyTorch's from 19.06
-       and 9.01. Only gelu_tanh' needs it (see _gelu_slope_terms).
-    """
-
-    name: str
-    u: float
-    p: int
-    min_exponent: int
-    eta: float
-    floor: float
-    tanh_saturates: float
-
-
-FLOAT64 = Precision(
-    "float64",
-    u=2.0**-53,
-    p=53,
-    min_exponent=-1074,
-    eta=0.0,
-    floor=2.0**-1022,
-    tanh_saturates=20.0,
+from verification.oracles.precision import (
+    DIVIDE_BY_N_ROUNDINGS,
+    FLOAT64,
+    KINK_SLACK,
+    SUM_SLACK,
+    TERM_U,
+    Precision,
+    gamma,
+    precision_of,
 )
-FLOAT32 = Precision(
-    "float32",
-    u=2.0**-24,
-    p=24,
-    min_exponent=-126,
-    eta=2.0**-126,
-    floor=2.0**-126,
-    tanh_saturates=10.5,
-)
-PRECISIONS = {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}
-
-ELEMENTARY_ULPS = 4
-"""exp, log, log1p, expm1, tanh, cosh are within 4 ULP of the exact result: NumPy's own accuracy
-tests accept at most 4 ULP for these in float32 (log) and 2 in float64 (tanh)
-(numpy/_core/tests/data/umath-validation-set-*.csv); glibc and PyTorch's SLEEF kernels are
-within 1 to 2 ULP."""
-
-ULP_IN_U = 2
-"""One ULP of a number x is at most 2u|x| (and at least u|x|)."""
-
-TERM_ULPS = 8
-"""'A few ULP of the terms of its textbook formula': an activation value or slope, or a loss
-gradient entry, is within 8 ULP of the sum of the absolute values of its formula's terms. The
-longest chains used here are one elementary function (ELEMENTARY_ULPS = 4 ULP) followed by up
-to 8 roundings of half an ULP each (4 ULP) of quantities bounded by those terms; e.g. sigmoid'
-as s (1 - s) with s = 0.5 (1 + tanh(z/2)) needs 9u + 2u <= 16u of the terms (1, s'), and
-tanh' as 1 - tanh^2 needs at most 17u of the terms (1, tanh^2)."""
-
-TERM_U = TERM_ULPS * ULP_IN_U
-"""TERM_ULPS expressed in units of u: error <= TERM_U u sum|terms|."""
-
-DIVIDE_BY_N_ROUNDINGS = 2
-"""The 1/n of the batch mean costs two roundings wherever it is applied: fl(1/n), then the
-product (or one division); applied to g or to the final gradients, it is the same relative
-perturbation of every gradient entry, since backprop is linear in g."""
-
-KINK_SLACK = 2
-"""A unit is ambiguous at its kink if |z - kink| <= 2 e_z: the z held here is itself a
-computed value, within e_z of the exact one, which an implementation may see on either side
-when the exact z lies within e_z of the kink."""
-
-SUM_SLACK = 2.0**-30
-"""Margin on a computed sum of |terms| in the exactness test: the computed sum is within
-gamma_k of the exact one, and gamma_k < 2^-31 for every k below 2^20 in float64."""
-
-
-def gamma(k: int, u: float) -> float:
-    """gamma_k = k u / (1 - k u): the relative error bound of a sum of k products, any order."""
-    return k * u / (1 - k * u)
-
-
-# --- the activations: their sensitivity and the terms of their textbook formulas ------------
-
-
-@dataclass(frozen=True)
-class Rounding:
-    """What rounding can do to one activation (see the module docstring).
-
-    curvature(z) = |phi''(z)|: how an error in z moves phi'(z);
-    value_terms(z): sum of |terms| of phi's textbook formula (0 where phi is computed exactly,
-        as relu, identity, or leaky_relu and elu for z >= 0);
-    slope_terms(z, precision): the same for phi';
-    left, right: (|phi'|, |phi''|) on either side of the kink, for kinked activations.
-    """
-
-    curvature: Callable[[Array], Array]
-    value_terms: Callable[[Array], Array]
-    slope_terms: Callable[[Array, Precision], Array]
-    left: tuple[float, float] | None = None
-    right: tuple[float, float] | None = None
-
-
-def _nothing(z: Array, precision: Precision | None = None) -> Array:
-    return np.zeros_like(z)
-
-
-def _sigmoid_terms(z: Array) -> Array:
-    """sigma(z) as 0.5 + 0.5 tanh(z/2): terms 0.5 and 0.5 |tanh(z/2)|, so ULPs of 1/2 or more.
-
-    1 / (1 + e^-z) is relatively accurate and needs less.
-    """
-    return 0.5 + 0.5 * np.abs(np.tanh(0.5 * z))
-
-
-def _softplus_slope_terms(z: Array, precision: Precision | None = None) -> Array:
-    """sigma(z) taken as the derivative of softplus: the sigmoid formulas, or exp(z - softplus(z))
-    as autodiff of logaddexp(0, z) gives it, whose terms z and softplus(z) are in log space:
-    an absolute error there is a relative error sigma(z) (|z| + softplus(z)) u of the result."""
-    return _sigmoid_terms(z) + sigmoid(z) * (np.abs(z) + softplus(z))
-
-
-def _sigmoid_curvature(z: Array) -> Array:
-    """|sigma''| = sigma' |1 - 2 sigma| = sigma' |tanh(z/2)|."""
-    return ACTIVATIONS["sigmoid"].dphi(z) * np.abs(np.tanh(0.5 * z))
-
-
-def _sigmoid_slope_terms(z: Array, precision: Precision) -> Array:
-    """sigma' as s (1 - s) from s off by ULPs of its terms: those terms, plus the product."""
-    return _sigmoid_terms(z) + ACTIVATIONS["sigmoid"].dphi(z)
-
-
-def _tanh_curvature(z: Array) -> Array:
-    """|tanh''| = 2 |tanh z| sech^2 z."""
-    return 2 * np.abs(np.tanh(z)) * ACTIVATIONS["tanh"].dphi(z)
-
-
-def _tanh_value_terms(z: Array) -> Array:
-    """tanh z from a library tanh, relatively accurate: the term is tanh z itself."""
-    return np.abs(np.tanh(z))
-
-
-def _tanh_slope_terms(z: Array, precision: Precision) -> Array:
-    """tanh' as 1 - tanh^2 z: terms 1 and tanh^2 z."""
-    return 1 + np.tanh(z) ** 2
-
-
-def _softplus_curvature(z: Array) -> Array:
-    return ACTIVATIONS["sigmoid"].dphi(z)
-
-
-def _softplus_value_terms(z: Array) -> Array:
-    """log(1 + e^z): 1 + e^z is rounded relatively, so log is off by ULPs of 1, then of itself."""
-    return 1 + softplus(z)
-
-
-def _leaky_value_terms(z: Array) -> Array:
-    """0.01 z for z < 0: one product (and 0.01 rounded); exact for z >= 0."""
-    return np.where(z < 0, LEAKY_SLOPE * np.abs(z), 0.0)
-
-
-def _leaky_slope_terms(z: Array, precision: Precision) -> Array:
-    """The constant 0.01 is rounded; the slope 1 is exact."""
-    return np.where(z > 0, 0.0, LEAKY_SLOPE)
-
-
-def _elu_curvature(z: Array) -> Array:
-    return np.where(z > 0, 0.0, np.exp(np.minimum(z, 0)))
-
-
-def _elu_terms(z: Array, precision: Precision | None = None) -> Array:
-    """e^z - 1 for z < 0 (terms e^z and 1), and elu' = elu(z) + 1 there (the same terms);
-    exact for z >= 0 (phi(0) = e^0 - 1 = 0 and phi'(0) = 1 are exact)."""
-    return np.where(z < 0, np.exp(np.minimum(z, 0)) + 1, 0.0)
-
-
-# gelu_tanh(z) = z/2 (1 + tanh w), w = K0 (z + K1 z^3). Its argument w is off by ULPs of
-# |K0 z| + |K0 K1 z^3| (the terms of w), which tanh carries with its slope sech^2 w.
-_K0 = float(np.sqrt(2 / np.pi))
-_K1 = 0.044715
-_GELU_CLIP = 1e30  # past it sech^2 w is 0 and z^3 would overflow: clip inside the products
-
-
-def _gelu_parts(z: Array) -> tuple[Array, Array, Array, Array, Array]:
-    """(zc, t, S, w', W_abs): z clipped, tanh w, sech^2 w, dw/dz, and the terms of w."""
-    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    w = _K0 * (zc + _K1 * zc**3)
-    t = np.tanh(w)
-    e = np.exp(-2 * np.abs(w))
-    S = 4 * e / (1 + e) ** 2  # sech^2 w, relatively accurate in the tails
-    dw = _K0 * (1 + 3 * _K1 * zc**2)
-    W_abs = _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
-    return zc, t, S, dw, W_abs
-
-
-def _gelu_curvature(z: Array) -> Array:
-    """|phi''| with phi' = (1 + t)/2 + z S w'/2: phi'' = S w' + z S (w'' - 2 t w'^2) / 2."""
-    zc, t, S, dw, _ = _gelu_parts(z)
-    return np.abs(S * dw + 0.5 * zc * S * (6 * _K0 * _K1 * zc - 2 * t * dw**2))
-
-
-def _gelu_value_terms(z: Array) -> Array:
-    """z/2 + z/2 tanh w: terms |z|/2 and |z tanh w|/2, plus |z|/2 S times the terms of w."""
-    zc, t, S, _, W_abs = _gelu_parts(z)
-    return 0.5 * np.abs(z) * (1 + np.abs(t)) + 0.5 * np.abs(zc) * S * W_abs
-
-
-def _gelu_slope_terms(z: Array, precision: Precision) -> Array:
-    """(1 + t)/2 + z (1 - t^2) w'/2: terms 1/2, |t|/2, |z w'| (1 + t^2)/2, and the error in w
-    carried by d phi'/dw = S/2 - z w' t S.
-
-    Past |w| = precision.tanh_saturates, t is exactly +-1 and 1 - t^2 exactly 0: its error is
-    then the lost value S itself, not ULPs of 1 + t^2. This matters: |z w'| grows like z^3,
-    and ULPs of 1 times it would swamp gelu_tanh' = 1 at large logits.
-    """
-    zc, t, S, dw, W_abs = _gelu_parts(z)
-    w = _K0 * (zc + _K1 * zc**3)
-    one_minus_t2_terms = np.where(np.abs(w) < precision.tanh_saturates, 1 + t**2, S)
-    half_z_dw = 0.5 * np.abs(zc * dw)
-    return 0.5 * (1 + np.abs(t) + S * W_abs) + half_z_dw * (
-        one_minus_t2_terms + 2 * np.abs(t) * S * W_abs
-    )
-
-
-ROUNDING: dict[str, Rounding] = {
-    "identity": Rounding(_nothing, _nothing, _nothing),
-    "relu": Rounding(_nothing, _nothing, _nothing, left=(0.0, 0.0), right=(1.0, 0.0)),
-    "leaky_relu": Rounding(
-        _nothing, _leaky_value_terms, _leaky_slope_terms, left=(LEAKY_SLOPE, 0.0), right=(1.0, 0.0)
-    ),
-    "elu": Rounding(_elu_curvature, _elu_terms, _elu_terms, left=(1.0, 1.0), right=(1.0, 0.0)),
-    "sigmoid": Rounding(_sigmoid_curvature, _sigmoid_terms, _sigmoid_slope_terms),
-    "tanh": Rounding(_tanh_curvature, _tanh_value_terms, _tanh_slope_terms),
-    "softplus": Rounding(_softplus_curvature, _softplus_value_terms, _softplus_slope_terms),
-    "gelu_tanh": Rounding(_gelu_curvature, _gelu_value_terms, _gelu_slope_terms),
-}
-"""Each activation of CONTRACT section 2, with what rounding can do to it."""
-
+from verification.oracles.rounding import ROUNDING, softplus_slope_terms
 
 # --- exactness ------------------------------------------------------------------------------
 
@@ -437,7 +194,8 @@ def activation_bound(
     if kink is None:
         ambiguous = np.zeros(z.shape, dtype=bool)
     else:
-        (slope_left, curv_left), (slope_right, curv_right) = rounding.left, rounding.right
+        slope_left, slope_right = ACTIVATIONS[name].slopes_at_kink
+        curv_left, curv_right = rounding.curvatures_at_kink
         ambiguous = ~exact_z & (np.abs(z - kink) <= KINK_SLACK * e_z)
         slope = np.where(ambiguous, max(slope_left, slope_right), slope)
         curvature = np.where(ambiguous, max(curv_left, curv_right), curvature)
@@ -483,7 +241,7 @@ def loss_gradient_bound(
         e = (
             ACTIVATIONS["sigmoid"].dphi(h) * e_h
             + e_y
-            + TERM_U * u * _softplus_slope_terms(h)
+            + TERM_U * u * softplus_slope_terms(h)
             + u * (s + np.abs(y))
         )
     elif loss == "cross_entropy":
@@ -570,16 +328,6 @@ def _cast_error(a: Array, precision: Precision) -> Array:
         return np.abs(a - a.astype(np.float32).astype(np.float64))
 
 
-def precision_of(dtype: object) -> Precision:
-    """FLOAT64 or FLOAT32 for a NumPy dtype (or type) float64 or float32."""
-    try:
-        return PRECISIONS[np.dtype(dtype)]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"dtype {dtype!r} has no tolerance policy; valid: float64, float32"
-        ) from None
-
-
 def error_bounds(
     arch: Architecture,
     params: Params,
@@ -664,9 +412,3 @@ def allowance(
     bounds = error_bounds(arch, params, x, y, dtype=dtype, trace=trace)
     floor = bounds.precision.floor
     return [(A_W + floor, A_b + floor) for A_W, A_b in bounds.grads]
-
-
-def within(got: Array, expected: Array, allow: Array) -> np.ndarray:
-    """Boolean mask |got - expected| <= allow, entrywise; NaN anywhere (or Inf - Inf) is False."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.abs(np.asarray(got) - np.asarray(expected)) <= allow

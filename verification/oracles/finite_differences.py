@@ -45,6 +45,7 @@ import numpy as np
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.types import Array, Params
+from verification.oracles.rounding import ROUNDING
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -78,8 +79,6 @@ _SUBNORMAL = 2.0**-1074 / EPS
 """The spacing of subnormal numbers, in units of eps: below 2^-1022 an imaginary part (about
 COMPLEX_STEP times a derivative, so derivatives below ~1e-108) is rounded to a multiple of
 2^-1074, an absolute error that _complex_step_outputs adds at every step of the way."""
-
-_GELU_C = 2 * np.sqrt(2 / np.pi)
 
 CHUNK_BYTES = 32 * 2**20
 """Memory for the temporaries of one chunk of stacked perturbations (several arrays of this
@@ -182,18 +181,6 @@ def _real_step_outputs(
     return h, crossed
 
 
-def _phi_ulps(name: str, z: np.ndarray) -> np.ndarray | float:
-    """How many ULPs the reference's phi, hence its complex-step slope, may be off at z.
-
-    A few for every phi, except gelu_tanh = z sigma(v) with v = C (z + 0.044715 z^3): the
-    forward pass rounds v to about |v| ULP, and in the tails sigma(v) ~ e^v turns that
-    absolute error into the same relative error (the reference's dphi avoids it; phi cannot).
-    """
-    if name == "gelu_tanh":
-        return 2 + np.abs(_GELU_C * (z + 0.044715 * z**3))
-    return 2.0
-
-
 def _slope(h_im: np.ndarray, z_im: np.ndarray) -> np.ndarray:
     """|phi'(z)| as the complex step measured it, |Im h| / |Im z| (1 where Im z is 0)."""
     z_abs = np.abs(z_im)
@@ -221,7 +208,7 @@ def _complex_step_outputs(
     z_col = trace.z[l][:, j].T  # column j_k of z^l, (K, n)
     z_im = COMPLEX_STEP * v
     h_im = ACTIVATIONS[name].phi(z_col + 1j * z_im).imag
-    R = _phi_ulps(name, z_col) * np.abs(h_im) + _SUBNORMAL
+    R = ROUNDING[name].complex_step_ulps(z_col) * np.abs(h_im) + _SUBNORMAL
 
     if l == L:
         h = trace.h[L].astype(complex)[None].repeat(j.size, axis=0)
@@ -242,7 +229,11 @@ def _complex_step_outputs(
             R_z = (R + np.abs(h_im) + _SUBNORMAL) @ np.abs(W)
         name = arch.activations[m - 1]
         h_im = ACTIVATIONS[name].phi(trace.z[m] + 1j * z_im).imag
-        R = _slope(h_im, z_im) * R_z + _phi_ulps(name, trace.z[m]) * np.abs(h_im) + _SUBNORMAL
+        R = (
+            _slope(h_im, z_im) * R_z
+            + ROUNDING[name].complex_step_ulps(trace.z[m]) * np.abs(h_im)
+            + _SUBNORMAL
+        )
     return trace.h[L] + 1j * h_im, R
 
 

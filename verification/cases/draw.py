@@ -4,12 +4,11 @@ Case `index` of the stream `seed` is drawn from its own generator,
 numpy.random.default_rng([seed, index]), so each case is independent of the others: it can be
 regenerated from (seed, index, options) alone, and workers can split a stream between them.
 
-A case belongs to one regime (REGIMES). "plain" is an ordinary network; the others are the
-places where gradient code goes wrong:
+How each regime of verification.cases.options is drawn:
 
-    saturated       tanh, sigmoid, softplus, elu or gelu_tanh units whose pre-activations z^l
-                    have magnitude 20 to 500 (some layers saturated on every unit)
-    kinks           relu, leaky_relu or elu units exactly at their kink, z^l_ij == 0, in layers
+    saturated       units of saturating activations whose pre-activations z^l have magnitude
+                    20 to 500 (some layers saturated on every unit)
+    kinks           units of kinked activations exactly at their kink, z^l_ij == 0, in layers
                     whose z^l is computed exactly (see _dyadic_layer for how)
     zero_inputs     whole rows and columns of x equal to 0, zero rows and columns in W^l, b^l = 0
     large_logits    logits h^L of magnitude 1e3 to 1e6, for the cross-entropies
@@ -17,48 +16,30 @@ places where gradient code goes wrong:
                     the output units are saturated
 
 Depth, widths and batch size take their least value (1 by default) with a real share of the
-cases (SMALL_SHARE), so that L = 1, width 1 and batch 1 are met often.
+cases (source.SMALL_SHARE), so that L = 1, width 1 and batch 1 are met often.
 
-The same generator, fed by Hypothesis instead of NumPy, is behind verification.strategies: it
-draws every choice and array from a Source, which is either NumpySource (here) or the
-Hypothesis source there.
+The same generator, fed by Hypothesis instead of NumPy, is behind
+verification.cases.strategies: it draws every choice and array from a Source.
 """
 
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Protocol, TypeVar
 
 import numpy as np
 
-from reference import ACTIVATIONS, LOSSES, Architecture, Params
-
-T = TypeVar("T")
-
-REGIMES: tuple[str, ...] = (
-    "plain",
-    "saturated",
-    "kinks",
-    "zero_inputs",
-    "large_logits",
-    "tiny_gradients",
+from reference import ACTIVATIONS, Architecture, Params
+from verification.cases.case import Case
+from verification.cases.options import (
+    CROSS_ENTROPIES,
+    EXACT,
+    KINKED,
+    SATURATING,
+    UNBOUNDED,
+    CaseOptions,
+    CaseSpace,
+    space_of,
 )
-REGIME_SHARES = {  # the share of each regime in a stream of cases, when every one is feasible
-    "plain": 0.45,
-    "saturated": 0.11,
-    "kinks": 0.11,
-    "zero_inputs": 0.11,
-    "large_logits": 0.11,
-    "tiny_gradients": 0.11,
-}
-SMALL_SHARE = 0.15  # how often a depth, a width or the batch size takes its least value
-
-SATURATING = ("sigmoid", "tanh", "softplus", "elu", "gelu_tanh")  # phi' -> 0 or 1 in a tail
-KINKED = tuple(name for name, a in ACTIVATIONS.items() if a.kink is not None)
-EXACT = ("identity", "relu")  # phi maps a multiple of 2^-k to a multiple of 2^-k, exactly
-UNBOUNDED = ("identity", "relu", "leaky_relu", "softplus", "elu", "gelu_tanh")  # phi(z) ~ z, z>0
-CROSS_ENTROPIES = ("cross_entropy", "binary_cross_entropy")
+from verification.cases.source import NumpySource, Source
 
 SATURATION = (20.0, 500.0)  # |z| of a saturated unit: tanh'(20) ~ 2e-17, sigma'(20) ~ 2e-9
 LARGE_LOGIT = (1e3, 1e6)  # |h^L| reached by at least one output unit in large_logits
@@ -81,270 +62,6 @@ DYADIC_B = 4  # b = k / 2 with |k| <= 4
 # few times 2^-53 of it, so |z_ij| stays at or beyond the magnitude.
 ROUNDING_MARGIN = 2.0**-48
 FLOAT64_EXACT = 2.0**52  # below 2^53, multiples of 2^-k keep exact up to 2^(53-k): one bit spare
-
-
-# --- where the randomness comes from --------------------------------------------------------
-
-
-class Source(Protocol):
-    """Every random choice of the generator. NumpySource draws from a seeded generator;
-    strategies.HypothesisSource draws from Hypothesis, so that its examples shrink."""
-
-    def regime(self, regimes: Sequence[str]) -> str: ...
-    def size(self, lo: int, hi: int) -> int: ...
-    def sizes(self, count: tuple[int, int], bounds: tuple[int, int]) -> list[int]: ...
-    def choices(self, options: Sequence[T], count: int) -> list[T]: ...
-    def integer(self, lo: int, hi: int) -> int: ...
-    def choice(self, options: Sequence[T]) -> T: ...
-    def chance(self, p: float) -> bool: ...
-    def log_uniform(self, lo: float, hi: float) -> float: ...
-    def normal(self, shape: tuple[int, ...]) -> np.ndarray: ...
-    def uniform(self, shape: tuple[int, ...]) -> np.ndarray: ...
-    def integers(self, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray: ...
-    def mask(self, shape: tuple[int, ...], p: float) -> np.ndarray: ...
-
-
-class NumpySource:
-    """The Source of draw_case: a numpy Generator. Scalars come from rng.random(), which is
-    several times faster than rng.integers() for one value."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def regime(self, regimes: Sequence[str]) -> str:
-        """One of `regimes`, in proportion to REGIME_SHARES."""
-        u = self.rng.random() * sum(REGIME_SHARES[r] for r in regimes)
-        for r in regimes:
-            u -= REGIME_SHARES[r]
-            if u < 0:
-                return r
-        return regimes[-1]  # only if rounding left u at 0
-
-    def size(self, lo: int, hi: int) -> int:
-        """lo with probability SMALL_SHARE, otherwise uniform in lo..hi."""
-        return lo if self.rng.random() < SMALL_SHARE else self.integer(lo, hi)
-
-    def sizes(self, count: tuple[int, int], bounds: tuple[int, int]) -> list[int]:
-        """A list of size(*bounds), its length being size(*count)."""
-        return [self.size(*bounds) for _ in range(self.size(*count))]
-
-    def choices(self, options: Sequence[T], count: int) -> list[T]:
-        return [self.choice(options) for _ in range(count)]
-
-    def integer(self, lo: int, hi: int) -> int:
-        """Uniform in lo..hi (both included)."""
-        return min(lo + int(self.rng.random() * (hi - lo + 1)), hi)
-
-    def choice(self, options: Sequence[T]) -> T:
-        return options[self.integer(0, len(options) - 1)]
-
-    def chance(self, p: float) -> bool:
-        return self.rng.random() < p
-
-    def log_uniform(self, lo: float, hi: float) -> float:
-        return lo * (hi / lo) ** self.rng.random()
-
-    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
-        return self.rng.standard_normal(shape)
-
-    def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
-        return self.rng.random(shape)
-
-    def integers(self, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:
-        return self.rng.integers(lo, hi + 1, size=shape)
-
-    def mask(self, shape: tuple[int, ...], p: float) -> np.ndarray:
-        return self.rng.random(shape) < p
-
-
-# --- what may be drawn ----------------------------------------------------------------------
-
-
-def _check_names(what: str, names: object, valid: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise TypeError(
-            f"{what} is the string {names!r}, but should be a sequence of names, e.g. ({names!r},)"
-        )
-    names = tuple(names)  # type: ignore[arg-type]
-    if not names:
-        raise ValueError(f"{what} is empty, but should hold at least one of: {', '.join(valid)}")
-    for name in names:
-        if name not in valid:
-            raise ValueError(f"{what}: {name!r} is unknown; valid names: {', '.join(valid)}")
-    return names
-
-
-def _check_bound(what: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} = {value!r}, but should be an int >= 1")
-    return int(value)
-
-
-def check_range(what: str, lo: object, hi: object) -> tuple[int, int]:
-    """(min_what, max_what) as ints, 1 <= lo <= hi, or ValueError naming the bound."""
-    lo, hi = _check_bound(f"min_{what}", lo), _check_bound(f"max_{what}", hi)
-    if lo > hi:
-        raise ValueError(f"min_{what} = {lo}, but should be <= max_{what} = {hi}")
-    return lo, hi
-
-
-def _unfeasible(regime: str, activations: Sequence[str], losses: Sequence[str]) -> str | None:
-    """Why `regime` cannot be drawn with these activations and losses, or None if it can."""
-
-    def needs(what: str, names: Sequence[str]) -> str:
-        return f"regime {regime} needs one of the {what} {', '.join(names)}"
-
-    if regime == "saturated" and not set(SATURATING) & set(activations):
-        return needs("activations", SATURATING)
-    if regime == "kinks" and not set(KINKED) & set(activations):
-        return needs("activations", KINKED)
-    if regime == "large_logits":
-        if not set(CROSS_ENTROPIES) & set(losses):
-            return needs("losses", CROSS_ENTROPIES)
-        if not set(UNBOUNDED) & set(activations):
-            return needs("activations (for an output of magnitude 1e3)", UNBOUNDED)
-    return None
-
-
-@dataclass(frozen=True)
-class CaseSpace:
-    """The validated set of cases that may be drawn: bounds, names and feasible regimes.
-
-    Built from CaseOptions for draw_case, and from the arguments of strategies.cases().
-    Regimes that the activations and losses make impossible are dropped (their cases go to
-    the others); if none is left, ValueError says what is missing.
-    """
-
-    depth: tuple[int, int]
-    width: tuple[int, int]
-    batch: tuple[int, int]
-    activations: tuple[str, ...]
-    losses: tuple[str, ...]
-    regimes: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        for what in ("depth", "width", "batch"):
-            object.__setattr__(self, what, check_range(what, *getattr(self, what)))
-        activations = _check_names("activations", self.activations, tuple(ACTIVATIONS))
-        losses = _check_names("losses", self.losses, tuple(LOSSES))
-        regimes = _check_names("regimes", self.regimes, REGIMES)
-        feasible = tuple(r for r in regimes if _unfeasible(r, activations, losses) is None)
-        if not feasible:
-            reasons = "; ".join(str(_unfeasible(r, activations, losses)) for r in regimes)
-            raise ValueError(f"no regime can be drawn: {reasons}")
-        object.__setattr__(self, "activations", activations)
-        object.__setattr__(self, "losses", losses)
-        object.__setattr__(self, "regimes", feasible)
-
-    def allowed(self, names: Sequence[str]) -> tuple[str, ...]:
-        """The allowed activations among `names`, in the order of self.activations."""
-        return tuple(a for a in self.activations if a in names)
-
-
-@dataclass(frozen=True)
-class CaseOptions:
-    """What draw_case may draw: the names, and the upper bounds of L, every n_l and n.
-
-    Lower bounds are 1: depth L in 1..max_depth, each width n_0..n_L in 1..max_width, batch
-    size n in 1..max_batch. `regimes` restricts the regimes; those that the activations and
-    losses make impossible are dropped (e.g. large_logits without a cross-entropy).
-    """
-
-    activations: tuple[str, ...] = tuple(ACTIVATIONS)
-    losses: tuple[str, ...] = tuple(LOSSES)
-    max_depth: int = 6
-    max_width: int = 16
-    max_batch: int = 8
-    regimes: tuple[str, ...] = REGIMES
-
-    def __post_init__(self) -> None:
-        for what in ("max_depth", "max_width", "max_batch"):
-            object.__setattr__(self, what, _check_bound(what, getattr(self, what)))
-        valid = {"activations": tuple(ACTIVATIONS), "losses": tuple(LOSSES), "regimes": REGIMES}
-        for what, names in valid.items():
-            object.__setattr__(self, what, _check_names(what, getattr(self, what), names))
-        _space(self)  # raises ValueError if no regime can be drawn
-
-
-@lru_cache(maxsize=64)
-def _space(options: CaseOptions) -> CaseSpace:
-    return CaseSpace(
-        depth=(1, options.max_depth),
-        width=(1, options.max_width),
-        batch=(1, options.max_batch),
-        activations=options.activations,
-        losses=options.losses,
-        regimes=options.regimes,
-    )
-
-
-# --- the case -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Case:
-    """One input of a gradient implementation (CONTRACT section 4), with where it came from.
-
-    params: [(W^l, b^l) for l = 1..L], float64, W^l (n_{l-1}, n_l), b^l (n_l,);
-    x: float64 (n, n_0); y: float64 (n, n_L), or int64 labels (n,) for cross_entropy.
-    seed and index are set when the case comes from draw_case(seed, index, options), which
-    reproduces it exactly. Two cases are equal when every field is, arrays bit for bit.
-    """
-
-    arch: Architecture
-    params: Params
-    x: np.ndarray
-    y: np.ndarray
-    regime: str
-    seed: int | None = None
-    index: int | None = None
-
-    @property
-    def n(self) -> int:
-        """The batch size."""
-        return self.x.shape[0]
-
-    @property
-    def L(self) -> int:
-        """The number of layers."""
-        return self.arch.L
-
-    def describe(self) -> str:
-        """One line, e.g. "L=2 sizes=(4, 8, 2) tanh,identity cross_entropy n=5 regime=kinks"."""
-        return (
-            f"L={self.L} sizes={self.arch.sizes} {','.join(self.arch.activations)} "
-            f"{self.arch.loss} n={self.n} regime={self.regime}"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Case):
-            return NotImplemented
-        arrays = [self.x, self.y, *(a for layer in self.params for a in layer)]
-        others = [other.x, other.y, *(a for layer in other.params for a in layer)]
-        return (
-            (self.arch, self.regime, self.seed, self.index)
-            == (other.arch, other.regime, other.seed, other.index)
-            and len(arrays) == len(others)
-            and all(
-                a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-                for a, b in zip(arrays, others, strict=True)
-            )
-        )
-
-    def __repr__(self) -> str:
-        """Every value in full (shortest round-trip digits), so a printed case can be rebuilt."""
-        with np.printoptions(floatmode="unique", threshold=sys.maxsize):
-            params = ", ".join(f"({W!r}, {b!r})" for W, b in self.params)
-            return (
-                f"Case(arch={self.arch!r}, regime={self.regime!r}, seed={self.seed!r}, "
-                f"index={self.index!r},\n     x={self.x!r},\n     y={self.y!r},\n"
-                f"     params=[{params}])"
-            )
-
-    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
-        """Hypothesis and IPython print a case with __repr__ (its values in full), not field
-        by field with NumPy's 8 digits."""
-        printer.text(repr(self))  # type: ignore[attr-defined]
 
 
 # --- the shape of a case: regime, architecture, batch size ----------------------------------
@@ -569,9 +286,10 @@ def _tiny_gradient_layer(
     arch = shape.arch
     name, width = arch.activations[-1], arch.sizes[-1]
     hW = h_prev @ W
-    if name in ("tanh", "sigmoid", "softplus", "elu", "gelu_tanh"):
+    if ACTIVATIONS[name].saturates:
         tail = TINY_GELU_TAIL if name == "gelu_tanh" else TINY_TAIL
-        signs = _signs(source, (width,)) if name in ("tanh", "sigmoid") else -np.ones(width)
+        bounded = not ACTIVATIONS[name].unbounded  # tanh, sigmoid: saturated on both sides
+        signs = _signs(source, (width,)) if bounded else -np.ones(width)
         return W, _drive(hW, _log_uniform(source, (width,), tail), signs), None
     if arch.loss == "squared_error":
         t = source.log_uniform(*TINY_SCALE)
@@ -636,13 +354,16 @@ def build_case(
 # --- the public entry points ----------------------------------------------------------------
 
 
+DEFAULT_OPTIONS = CaseOptions()  # the gate's defaults: every name, L <= 6, n_l <= 16, n <= 8
+
+
 def _check_seed(what: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{what} = {value!r}, but should be an int >= 0")
     return int(value)
 
 
-def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Case:
+def draw_case(seed: int, index: int, options: CaseOptions = DEFAULT_OPTIONS) -> Case:
     """Case `index` of the stream `seed`: the same (seed, index, options) give the same case.
 
     Its generator is numpy.random.default_rng([seed, index]), independent of every other
@@ -652,13 +373,13 @@ def draw_case(seed: int, index: int, options: CaseOptions = CaseOptions()) -> Ca
     if not isinstance(options, CaseOptions):
         raise TypeError(f"options has type {type(options).__name__}, but should be CaseOptions")
     source = NumpySource(np.random.default_rng([seed, index]))
-    return build_case(source, _space(options), seed, index)
+    return build_case(source, space_of(options), seed, index)
 
 
 def draw_cases(
     seed: int,
     count: int,
-    options: CaseOptions = CaseOptions(),
+    options: CaseOptions = DEFAULT_OPTIONS,
 ) -> Iterator[Case]:
     """Cases 0..count-1 of the stream `seed`, the same as draw_case(seed, i, options)."""
     seed, count = _check_seed("seed", seed), _check_seed("count", count)

@@ -1,8 +1,5 @@
-"""`python -m verification stepsize`: the error of finite differences against the step size.
-
-    python -m verification stepsize [--plot FILE.png] [--seed S] [--case I] [--entry ENTRY]
-                                    [--activations A,B,...] [--losses A,B,...]
-                                    [--max-depth L] [--max-width N] [--max-batch N]
+"""The error of finite differences against the step size (`python -m verification stepsize`,
+verification.command_line.stepsize, prints it).
 
 For one parameter theta of one case of the gate's stream, it prints a table (and with --plot
 draws the figure) of the error of three estimates of dE/dtheta against the step:
@@ -12,7 +9,7 @@ draws the figure) of the error of three estimates of dE/dtheta against the step:
                          eps |E| / s, grows: a V whose bottom, near s ~ eps^(1/3), is about
                          eps^(2/3) ~ 1e-11 of the gradient at best.
     Richardson           (4 D(s/2) - D(s)) / 3, which cancels the s^2 term: the gate's finite
-                         differences (verification.finite_differences.central_differences at
+                         differences (verification.oracles.finite_differences.central_differences at
                          the relative step s / max(|theta|, 1)), with its error estimate.
     complex step         Im E(theta + i h) / h: no difference of two nearly equal values, so no
                          rounding arm; exact to rounding for every h small enough (the gate
@@ -20,9 +17,9 @@ draws the figure) of the error of three estimates of dE/dtheta against the step:
 
 The error is measured against g = reference.gradients, exact to rounding: |estimate - g| / |g|,
 or |estimate - g| where g = 0. The header gives what the gate uses (its step, its complex step)
-and the allowance A of a correct implementation (verification.tolerance), which is why the gate
-judges values against torch.autograd within A and against finite differences within their own
-error estimate, never within one fixed tolerance.
+and the allowance A of a correct implementation (verification.oracles.tolerance), which is
+why the gate judges values against torch.autograd within A and against finite differences
+within their own error estimate, never within one fixed tolerance.
 
 ENTRY is LAYER:W:I,J or LAYER:b:J (layers count from 1), e.g. 1:W:0,2; by default the entry
 with the largest |dE/dtheta|. Without --case, the first case of the stream in the plain regime
@@ -31,24 +28,21 @@ alone) and is not constant, so that both arms of the V show.
 The plot needs matplotlib: pip install 'backprop-oracle[plot]'.
 """
 
-import argparse
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 import reference
 from reference import ACTIVATIONS
-from reference.command_line import CommandLineError, OneLineParser, whole_number
-from verification.case_options import add_case_options, case_options
 from verification.cases import Case, CaseOptions, draw_case
-from verification.finite_differences import COMPLEX_STEP, EPS, STEP_SCALE, central_differences
-from verification.finite_differences import complex_step as gate_complex_step
-from verification.tolerance import allowance
-
-PROG = "backprop-gate stepsize"
-INSTALL_PLOT = "pip install 'backprop-oracle[plot]' (or pip install matplotlib)"
+from verification.oracles.finite_differences import (
+    COMPLEX_STEP,
+    EPS,
+    STEP_SCALE,
+    central_differences,
+)
+from verification.oracles.finite_differences import complex_step as gate_complex_step
+from verification.oracles.tolerance import allowance
 
 STEP_EXPONENTS = np.arange(0, 57)
 """Steps s = 2^-k max(|theta|, 1) (rounded up to a power of two, as the gate does), k = 0..56:
@@ -94,46 +88,6 @@ class Curves:
     allowance: float  # A of a correct implementation, in the same units
 
 
-# --- the command line's values ---------------------------------------------------------------
-
-
-def _entry(text: str) -> Entry:
-    """An argparse type: LAYER:W:I,J or LAYER:b:J."""
-    parts = text.split(":")
-    try:
-        layer, param, index = int(parts[0]), parts[1], tuple(int(i) for i in parts[2].split(","))
-    except (ValueError, IndexError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} should be LAYER:W:I,J or LAYER:b:J, e.g. 1:W:0,2 or 2:b:1"
-        ) from None
-    if len(parts) != 3 or param not in ("W", "b") or len(index) != (2 if param == "W" else 1):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} should be LAYER:W:I,J or LAYER:b:J, e.g. 1:W:0,2 or 2:b:1"
-        )
-    return Entry(layer, param, index)
-
-
-def parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        prog=PROG,
-        description="The error of central differences, Richardson extrapolation and the "
-        "complex step against the step size, for one entry of one case of the gate.",
-    )
-    p.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image file")
-    add_case_options(p, cases=False)
-    p.add_argument(
-        "--case",
-        type=whole_number(0),
-        help="case I of the stream (default: the first plain case of smooth, curved activations)",
-    )
-    p.add_argument(
-        "--entry",
-        type=_entry,
-        help="LAYER:W:I,J or LAYER:b:J (default: the entry with the largest |dE/dtheta|)",
-    )
-    return p
-
-
 # --- the case and the entry ------------------------------------------------------------------
 
 
@@ -175,14 +129,14 @@ def choose_entry(case: Case, entry: Entry | None, grads: reference.Params) -> En
         ]
         return max(candidates, key=lambda candidate: candidate[0])[1]
     if not 1 <= entry.layer <= case.L:
-        raise CommandLineError(
+        raise ValueError(
             f"--entry: layer {entry.layer}, but case {case.index} has layers 1..{case.L} "
             f"({case.describe()})"
         )
     W, b = case.params[entry.layer - 1]  # layer l is params[l - 1]
     shape = (W if entry.param == "W" else b).shape
     if any(not 0 <= i < n for i, n in zip(entry.index, shape, strict=True)):
-        raise CommandLineError(
+        raise ValueError(
             f"--entry: layer {entry.layer}: {entry.param} has shape {shape}, but the index "
             f"was {entry.index}"
         )
@@ -283,7 +237,8 @@ def table(curves: Curves) -> str:
         f"the gate: Richardson at s = {curves.gate_step:.3g} (eps^(1/3) max(|theta|, 1), "
         f"to a power of 2): error {curves.gate_richardson:.2e}; complex step at "
         f"h = {COMPLEX_STEP:g}: error {curves.gate_complex:.2e}",
-        f"allowance A of a correct implementation (verification.tolerance): {curves.allowance:.2e}",
+        "allowance A of a correct implementation (verification.oracles.tolerance): "
+        f"{curves.allowance:.2e}",
     ]
     if curves.gate_skipped:
         lines.append(
@@ -301,18 +256,6 @@ def table(curves: Curves) -> str:
             f"  {curves.richardson_estimate[i]:>10.2e}  {curves.complex[i]:>12.2e}"
         )
     return "\n".join(lines)
-
-
-def _matplotlib_figure():
-    """matplotlib's Figure class (no pyplot, no display), or CommandLineError saying how to
-    install it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CommandLineError(
-            f"--plot needs matplotlib, which is not installed; install it with {INSTALL_PLOT}"
-        ) from None
-    return Figure
 
 
 CURVE_STYLES = (
@@ -369,7 +312,8 @@ def plot(curves: Curves, path: str, Figure) -> None:
     )
     ax.axhline(curves.allowance, color="tab:red", ls=":", lw=1.2)
     ax.annotate(
-        "allowance A of a correct implementation (its rounding bound, verification.tolerance)",
+        "allowance A of a correct implementation "
+        "(its rounding bound, verification.oracles.tolerance)",
         (0.01, curves.allowance),
         xycoords=("axes fraction", "data"),
         xytext=(0, 3),
@@ -389,28 +333,3 @@ def plot(curves: Curves, path: str, Figure) -> None:
         heading.append("the gate skips this entry's finite differences: its steps cross a kink")
     ax.set_title("\n".join(heading), fontsize=8.5, loc="left")
     figure.savefig(path)
-
-
-def main(argv: Sequence[str]) -> int:
-    """Print the table (and draw the plot); 0 done, 2 the command could not run as asked."""
-    try:
-        args = parser().parse_args(list(argv))
-        Figure = _matplotlib_figure() if args.plot else None
-        case = choose_case(args.seed, args.case, case_options(args))
-        curves = measure(case, args.entry)
-    except CommandLineError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    if args.plot:
-        try:
-            plot(curves, args.plot, Figure)
-        except (OSError, ValueError) as exc:  # an unwritable path, an unknown image format
-            print(f"{PROG}: error: cannot write the plot {args.plot}: {exc}", file=sys.stderr)
-            return 2
-    try:
-        print(table(curves))
-        if args.plot:
-            print(f"wrote {args.plot}")
-    except BrokenPipeError:  # the reader went away (e.g. `| head`)
-        sys.stderr.close()
-    return 0

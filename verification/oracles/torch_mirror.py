@@ -14,7 +14,7 @@ z = 20), and gelu_tanh is F.gelu(approximate="tanh").
 
 torch's own derivatives are the textbook ones (tanh' = 1 - tanh^2, sigma' = sigma (1 - sigma)),
 which lose their relative accuracy where units saturate; compare them with a tolerance that
-allows for it (see verification.compare), not an rtol alone.
+allows for it (see verification.judge.compare), not an rtol alone.
 """
 
 from collections.abc import Callable

@@ -1,0 +1,62 @@
+"""What judging a case produces: findings, gathered into a verdict."""
+
+from dataclasses import dataclass
+
+from verification.cases import Case
+from verification.judge.compare import Mismatch
+
+KINDS = (
+    "exception",
+    "mutation",
+    "structure",
+    "non-finite",
+    "mismatch",
+    "nondeterministic",
+    "missing",
+    "malformed",
+)
+"""Every kind of finding: the first six come from judging a call, the last two from reading
+a result file (verification.vectors)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with the implementation on one case.
+
+    kind: one of KINDS.
+    layer: the layer (1..L) where the error starts, when one can be named; for value
+    mismatches it is the highest layer that disagrees, since backprop runs from layer L down
+    and an error made at layer l spoils layers l, l - 1, ..., 1 but none above.
+    """
+
+    kind: str
+    message: str
+    layer: int | None = None
+    param: str | None = None
+    hint: str | None = None
+    mismatches: tuple[Mismatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The findings on one case (none: it passed) and what the oracles could not judge.
+
+    findings come in the order a reader should see them: a failed call or a mutation first,
+    then the others from the highest layer down (where the error starts first).
+    """
+
+    case: Case
+    findings: tuple[Finding, ...]
+    skipped: int = 0  # finite-difference entries whose perturbation crossed a kink
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+def in_reading_order(findings: list[Finding]) -> tuple[Finding, ...]:
+    """A failed call or a mutation first, then the highest layer first (where the error
+    starts); the sort is stable, so findings of one rank keep their order."""
+    return tuple(
+        sorted(findings, key=lambda f: (f.kind not in ("exception", "mutation"), -(f.layer or 0)))
+    )

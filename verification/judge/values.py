@@ -1,0 +1,138 @@
+"""The checks on the values: the one judge of gradient values, used by every path.
+
+A witness says what each gradient entry should be and how far a correct implementation may lie
+from it (verification.oracles.tolerance). The gate calls upon torch.autograd and finite
+differences (`witnesses_of`), a second call of the implementation is judged against the first
+(`nondeterminism`), and verification.vectors judges a result file against its vector; each of
+them hands its witnesses to `judge_values`, and `where_it_starts` alone decides where the error
+starts, which array speaks for it and what its hint is.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reference.types import Params
+from verification.cases import Case
+from verification.judge.call import PartialGrads
+from verification.judge.compare import Mismatch, compare
+from verification.judge.findings import Finding
+from verification.judge.hints import hint_for
+
+if TYPE_CHECKING:  # the oracles import torch, which judging a golden vector does not need
+    from verification.oracles.consult import Oracles
+
+TORCH = "torch.autograd"
+FINITE_DIFFERENCES = "finite differences"
+ALLOWANCES = 2
+"""Two correct results may differ by A(one) + A(other): each side has its own rounding allowance
+(verification.oracles.tolerance). Applied against torch.autograd, against a golden vector and
+between two calls."""
+
+
+@dataclass(frozen=True)
+class Witness:
+    """What one witness says about every gradient entry of a case.
+
+    grads: [(dE/dW^l, dE/db^l) for l = 1..L]; allowed: the largest |got - grads| that a
+    correct implementation may show, entrywise, in the same shapes; skipped: entries this
+    witness cannot judge (finite differences across a kink), or None.
+    """
+
+    name: str
+    grads: Params
+    allowed: Params
+    skipped: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def witnesses_of(oracles: "Oracles") -> list[Witness]:
+    """torch.autograd within A(implementation) + A(torch), then finite differences within
+    A(implementation) plus each estimate's own error estimate, skipping entries at kinks."""
+    allowed, fd = oracles.allowed, oracles.finite_differences
+    return [
+        Witness(TORCH, oracles.torch, [(ALLOWANCES * aW, ALLOWANCES * ab) for aW, ab in allowed]),
+        Witness(
+            FINITE_DIFFERENCES,
+            fd.grads,
+            [(aW + eW, ab + eb) for (aW, ab), (eW, eb) in zip(allowed, fd.error, strict=True)],
+            fd.skipped,
+        ),
+    ]
+
+
+def judge_values(
+    grads: PartialGrads, case: Case, witnesses: Sequence[Witness], kind: str = "mismatch"
+) -> Finding | None:
+    """Every entry of `grads` against every witness; a finding (of `kind`) if any is beyond
+    its allowance, else None. Arrays that are None (malformed) are passed over."""
+    mismatches = [
+        m for w in witnesses for m in compare(grads, w.grads, w.allowed, w.name, w.skipped)
+    ]
+    if not mismatches:
+        return None
+    return where_it_starts(kind, mismatches, grads, witnesses[0].grads, case.n)
+
+
+def where_it_starts(
+    kind: str,
+    mismatches: list[Mismatch],
+    got: PartialGrads,
+    expected: Params,
+    n: int,
+    *,
+    prefix: str = "",
+) -> Finding:
+    """The one judgment of where an error starts, and its hint.
+
+    Backprop runs from layer L down, and an error made at layer l spoils layers l, l - 1, ...,
+    1 but none above: the highest layer that disagrees is where the error starts. Its worst
+    array speaks for it: the first witness's mismatch before the others', then the one with
+    the most entries beyond allowance. The hint reads the pattern of got against `expected`
+    (the first witness) in that array.
+    """
+    start = max(m.layer for m in mismatches)
+    rank = {name: i for i, name in enumerate(dict.fromkeys(m.oracle for m in mismatches))}
+    worst = max(
+        (m for m in mismatches if m.layer == start), key=lambda m: (-rank[m.oracle], m.count)
+    )
+    k = "Wb".index(worst.param)
+    g = got[start - 1][k]
+    hint = hint_for(g, expected[start - 1][k], worst.param, n) if g is not None else None
+    return Finding(
+        kind,
+        prefix + worst.describe(),
+        start,
+        worst.param,
+        hint=hint,
+        mismatches=tuple(mismatches),
+    )
+
+
+ACCUMULATION_HINT = "the second call returned twice the first: gradients accumulated across calls?"
+STATE_HINT = "state that persists between calls (a cache, or a buffer reused without reset)"
+
+
+def nondeterminism(
+    first: PartialGrads, second: PartialGrads, case: Case, allowed: Params
+) -> Finding | None:
+    """A second call on the same case must agree with the first within ALLOWANCES allowances
+    (a sum whose order changes between calls is legitimate; state that persists is not)."""
+    witness = Witness(
+        "the first call", first, [(ALLOWANCES * aW, ALLOWANCES * ab) for aW, ab in allowed]
+    )
+    found = judge_values(second, case, [witness], kind="nondeterministic")
+    if found is None:
+        return None
+    k = "Wb".index(found.param)
+    g1, g2 = first[found.layer - 1][k], second[found.layer - 1][k]
+    doubled = np.allclose(g2, 2 * g1, rtol=1e-9, atol=0) and np.any(g1)
+    return Finding(
+        "nondeterministic",
+        f"called twice on the same case, {found.message}",
+        found.layer,
+        found.param,
+        hint=ACCUMULATION_HINT if doubled else STATE_HINT,
+        mismatches=found.mismatches,
+    )
