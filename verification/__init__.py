@@ -3,9 +3,9 @@
     verification.check(impl, cases=200, seed=0, activations=..., losses=...,
                        max_depth=6, max_width=16, max_batch=8) -> Report
 
-judges any gradient implementation of CONTRACT section 4 against torch.autograd and finite
+judges any gradient implementation of docs/contract.md, section 4 against torch.autograd and finite
 differences on reproducible random networks; `report.ok` is True when every case passed.
-`python -m verification` is the same gate on the command line (CONTRACT section 5).
+`python -m verification` is the same gate on the command line (docs/contract.md, section 5).
 
 Modules: cases (the seeded generator) and strategies (hypothesis), torch_mirror and
 finite_differences (the oracles), tolerance (the rounding-error allowance), compare, judge

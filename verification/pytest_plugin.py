@@ -38,10 +38,10 @@ class BackpropGate:
         """Judge `impl` with verification.check(impl, **options), and fail the calling test
         with the report's summary if any case failed.
 
-        `impl` and `options` are those of verification.check: a gradient callable of CONTRACT
-        section 4 or a "MODULE:FUNCTION" spec; cases, seed, activations, losses, max_depth,
-        max_width, max_batch, dtype, workers, case. Bad options raise as they do there.
-        Returns the Report when every case passed.
+        `impl` and `options` are those of verification.check: a gradient callable
+        (docs/contract.md, section 4) or a "MODULE:FUNCTION" spec; cases, seed, activations,
+        losses, max_depth, max_width, max_batch, dtype, workers, case. Bad options raise as
+        they do there. Returns the Report when every case passed.
         """
         __tracebackhide__ = True  # a bad option is the caller's line, not this one
         from verification.gate import check

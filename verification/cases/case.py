@@ -10,7 +10,8 @@ from reference import Architecture, Params
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One input of a gradient implementation (CONTRACT section 4), with where it came from.
+    """One input of a gradient implementation (docs/contract.md, section 4), with where it came
+    from.
 
     params: [(W^l, b^l) for l = 1..L], float64, W^l (n_{l-1}, n_l), b^l (n_l,);
     x: float64 (n, n_0); y: float64 (n, n_L), or int64 labels (n,) for cross_entropy.

@@ -163,7 +163,7 @@ def _at_least_one(source: Source, mask: np.ndarray) -> np.ndarray:
 
 
 def targets(source: Source, loss: str, n: int, width: int) -> np.ndarray:
-    """y valid for `loss` (CONTRACT section 3): N(0, 1) for squared_error; labels in
+    """y valid for `loss` (docs/contract.md, section 3): N(0, 1) for squared_error; labels in
     [0, width) for cross_entropy; for binary_cross_entropy a third each of exact 0, exact 1
     and fractions in [0, 1)."""
     if loss == "cross_entropy":

@@ -167,7 +167,7 @@ def batches(
     arch: Architecture, *, min_batch: int = 1, max_batch: int = 8, max_magnitude: float = 10.0
 ) -> SearchStrategy[tuple[np.ndarray, np.ndarray]]:
     """(x, y) for arch: x float64 (n, n_0) with n in min_batch..max_batch and entries in
-    [-max_magnitude, max_magnitude]; y as CONTRACT section 3 asks for arch.loss (float
+    [-max_magnitude, max_magnitude]; y as docs/contract.md, section 3 asks for arch.loss (float
     (n, n_L); int64 labels (n,) in [0, n_L); floats (n, n_L) in [0, 1])."""
     arch = _check_architecture(arch)
     M = _check_magnitude(max_magnitude)

@@ -116,7 +116,7 @@ def check(
     shrink_failures: int = SHRUNK_FAILURES,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Judge `impl` (a callable of CONTRACT section 4, a "MODULE:FUNCTION" or
+    """Judge `impl` (a callable of docs/contract.md, section 4, a "MODULE:FUNCTION" or
     "PATH/FILE.py:FUNCTION" spec, or None for the reference) on `cases` random cases.
 
     `case=i` judges case i of the stream alone (as a failure's reproduction does). `dtype`

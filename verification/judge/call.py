@@ -19,6 +19,7 @@ import numpy as np
 
 from reference.types import Params
 from verification.cases import Case
+from verification.judge import hints
 from verification.judge.findings import Finding
 
 PartialGrads = list[tuple[np.ndarray | None, np.ndarray | None]]
@@ -50,8 +51,7 @@ def mutations(case: Case, params: Params, x: np.ndarray, y: np.ndarray) -> Findi
         f"the implementation modified its arguments ({', '.join(w for _, w in changed)}); "
         "it must leave params, x and y as it found them",
         layer=layer,
-        hint="an in-place update such as W -= alpha * dW, or a view of an argument returned "
-        "and modified later",
+        hint=hints.MUTATION,
     )
 
 
@@ -74,7 +74,7 @@ def check_structure(
         return None, Finding(
             "structure",
             f"returned {len(grads)} pairs, but should return L = {L}, one (dW, db) per layer",
-            hint="an off-by-one in the layer loop?" if abs(len(grads) - L) == 1 else None,
+            hint=hints.OFF_BY_ONE_LAYER if abs(len(grads) - L) == 1 else None,
         )
     accepted = (np.dtype(np.float64),) + ((np.dtype(np.float32),) if dtype == "float32" else ())
     arrays: PartialGrads = []
@@ -101,7 +101,7 @@ def check_structure(
                         f"the shape of {symbol}^{l}",
                         l,
                         symbol,
-                        hint=_shape_hint(g.shape, p.shape, case.n),
+                        hint=hints.shape_hint(g.shape, p.shape, case.n),
                     )
                 )
                 converted.append(None)
@@ -124,16 +124,6 @@ def check_structure(
     return arrays, max(problems, key=lambda f: f.layer or 0)
 
 
-def _shape_hint(got: tuple, expected: tuple, n: int) -> str | None:
-    if got == expected[::-1]:
-        return "the transpose of the expected shape: (h^{l-1})^T delta^l, not delta^T h?"
-    if got == (n, *expected[1:]) or got == (n, *expected):
-        return "one row per example: the sum over the batch is missing"
-    if len(got) < len(expected) or 1 in expected:
-        return "a squeeze() or ravel() that drops an axis of length 1?"
-    return None
-
-
 def find_non_finite(grads: PartialGrads) -> Finding | None:
     """NaN or Inf in a gradient; the highest such layer is named."""
     for l in range(len(grads), 0, -1):
@@ -150,8 +140,7 @@ def find_non_finite(grads: PartialGrads) -> Finding | None:
                     "finite case is finite",
                     l,
                     symbol,
-                    hint="an overflow: exp of a large logit without the max shift (an unstable "
-                    "softmax or sigmoid)?",
+                    hint=hints.NON_FINITE,
                 )
     return None
 

@@ -1,6 +1,7 @@
 """Hints: known patterns of classic backprop bugs, recognised in a wrong gradient.
 
-Each hint is a guess offered to the reader, never part of the verdict.
+Each hint is a guess offered to the reader, never part of the verdict. Every hint the judge
+gives comes from here.
 """
 
 import numpy as np
@@ -52,3 +53,32 @@ def hint_for(got: np.ndarray, expected: np.ndarray, param: str, n: int) -> str |
         if abs(r - factor) <= _CONSTANT_RATIO * abs(factor):
             return text
     return f"a constant factor {r:.6g} everywhere in this array"
+
+
+MUTATION = (
+    "an in-place update such as W -= alpha * dW, or a view of an argument returned and modified "
+    "later"
+)
+OFF_BY_ONE_LAYER = "an off-by-one in the layer loop?"
+NON_FINITE = (
+    "an overflow: exp of a large logit without the max shift (an unstable softmax or sigmoid)?"
+)
+ACCUMULATION = "the second call returned twice the first: gradients accumulated across calls?"
+PERSISTENT_STATE = "state that persists between calls (a cache, or a buffer reused without reset)"
+
+
+def shape_hint(got: tuple, expected: tuple, n: int) -> str | None:
+    if got == expected[::-1]:
+        return "the transpose of the expected shape: (h^{l-1})^T delta^l, not delta^T h?"
+    if got == (n, *expected[1:]) or got == (n, *expected):
+        return "one row per example: the sum over the batch is missing"
+    if len(got) < len(expected) or 1 in expected:
+        return "a squeeze() or ravel() that drops an axis of length 1?"
+    return None
+
+
+def nondeterminism_hint(first: np.ndarray, second: np.ndarray) -> str:
+    """Why a second call on the same case gave `second` where the first gave `first`."""
+    if np.allclose(second, 2 * first, rtol=1e-9, atol=0) and np.any(first):
+        return ACCUMULATION
+    return PERSISTENT_STATE

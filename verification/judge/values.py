@@ -19,7 +19,7 @@ from verification.cases import Case
 from verification.judge.call import PartialGrads
 from verification.judge.compare import Mismatch, compare
 from verification.judge.findings import Finding
-from verification.judge.hints import hint_for
+from verification.judge.hints import hint_for, nondeterminism_hint
 
 if TYPE_CHECKING:  # the oracles import torch, which judging a golden vector does not need
     from verification.oracles.consult import Oracles
@@ -110,10 +110,6 @@ def where_it_starts(
     )
 
 
-ACCUMULATION_HINT = "the second call returned twice the first: gradients accumulated across calls?"
-STATE_HINT = "state that persists between calls (a cache, or a buffer reused without reset)"
-
-
 def nondeterminism(
     first: PartialGrads, second: PartialGrads, case: Case, allowed: Params
 ) -> Finding | None:
@@ -126,13 +122,11 @@ def nondeterminism(
     if found is None:
         return None
     k = "Wb".index(found.param)
-    g1, g2 = first[found.layer - 1][k], second[found.layer - 1][k]
-    doubled = np.allclose(g2, 2 * g1, rtol=1e-9, atol=0) and np.any(g1)
     return Finding(
         "nondeterministic",
         f"called twice on the same case, {found.message}",
         found.layer,
         found.param,
-        hint=ACCUMULATION_HINT if doubled else STATE_HINT,
+        hint=nondeterminism_hint(first[found.layer - 1][k], second[found.layer - 1][k]),
         mismatches=found.mismatches,
     )

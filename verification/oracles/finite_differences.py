@@ -476,7 +476,8 @@ def central_differences(
     (or off it) are marked in `skipped`: their estimate measures neither one-sided derivative.
     perturb="units" differentiates in each z^l_ij instead (see PERTURB), for large networks.
 
-    Shapes: as CONTRACT section 4. Returns an Estimate with (W, b)-shaped grads, error, skipped.
+    Shapes: as docs/contract.md, section 4. Returns an Estimate with (W, b)-shaped grads,
+    error, skipped.
     """
     _check_perturb(perturb)
     step_scale = STEP_SCALE if step is None else step
@@ -500,7 +501,7 @@ def complex_step(arch, params, x, y, *, perturb: str = "parameters") -> Estimate
     the step does not move, so at a kink the convention's side is taken. perturb="units"
     steps each z^l_ij instead (see PERTURB): the same numbers up to rounding, far faster.
 
-    Shapes: as CONTRACT section 4. Returns an Estimate (skipped all False).
+    Shapes: as docs/contract.md, section 4. Returns an Estimate (skipped all False).
     """
     _check_perturb(perturb)
     layer = _complex_layer if perturb == "parameters" else _complex_units_layer

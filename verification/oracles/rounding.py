@@ -49,7 +49,8 @@ def _gelu_complex_step_ulps(z: Array) -> Array:
     """gelu_tanh = z sigma(v) with v = C (z + 0.044715 z^3): the complex forward pass rounds v
     to about |v| ULP, and in the tails sigma(v) ~ e^v turns that absolute error into the same
     relative error (the reference's real phi and dphi avoid it; its complex phi does not)."""
-    return 2 + np.abs(2 * _K0 * (z + _K1 * z**3))
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    return 2 + np.abs(2 * _K0 * (zc + _K1 * zc**3))
 
 
 def _nothing(z: Array, precision: Precision | None = None) -> Array:
@@ -67,8 +68,11 @@ def _sigmoid_terms(z: Array) -> Array:
 def softplus_slope_terms(z: Array, precision: Precision | None = None) -> Array:
     """sigma(z) taken as the derivative of softplus: the sigmoid formulas, or exp(z - softplus(z))
     as autodiff of logaddexp(0, z) gives it, whose terms z and softplus(z) are in log space:
-    an absolute error there is a relative error sigma(z) (|z| + softplus(z)) u of the result."""
-    return _sigmoid_terms(z) + sigmoid(z) * (np.abs(z) + softplus(z))
+    an absolute error there is a relative error sigma(z) (|z| + softplus(z)) u of the result.
+    (|z| + softplus(z) overflows past 8.9e307: there it is held at the largest float.)"""
+    with np.errstate(over="ignore"):
+        log_terms = np.minimum(np.abs(z) + softplus(z), np.finfo(np.float64).max)
+    return _sigmoid_terms(z) + sigmoid(z) * log_terms
 
 
 def _sigmoid_curvature(z: Array) -> Array:

@@ -25,8 +25,8 @@ carrying next to each quantity q a bound e_q >= |q_computed - q_exact| (entrywis
   within the error of z may take either side: its slope error gains the jump
   |phi'_right - phi'_left|. Where z^l is provably exact (every product and partial sum of
   h^{l-1} W^l + b^l representable, as with small integers or dyadic numbers), its error is 0
-  and a unit exactly at its kink must follow the convention of CONTRACT section 2; exactness is
-  tracked per entry, and claimed only when proved.
+  and a unit exactly at its kink must follow the convention of docs/contract.md, section 2;
+  exactness is tracked per entry, and claimed only when proved.
 
 The result is an allowance A per entry of dE/dW^l and dE/db^l: a correct implementation
 computing in the given precision differs from the exact gradient by at most A. A gate that

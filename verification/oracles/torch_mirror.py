@@ -43,7 +43,7 @@ PHI: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": lambda z: F.elu(z, alpha=ELU_ALPHA),
     "gelu_tanh": lambda z: F.gelu(z, approximate="tanh"),
 }
-"""phi_l for each activation name of CONTRACT section 2, in torch."""
+"""phi_l for each activation name of docs/contract.md, section 2, in torch."""
 
 
 def _squared_error(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -68,7 +68,7 @@ LOSS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": _cross_entropy,
     "binary_cross_entropy": _binary_cross_entropy,
 }
-"""E(h^L, y) for each loss name of CONTRACT section 3, in torch."""
+"""E(h^L, y) for each loss name of docs/contract.md, section 3, in torch."""
 
 
 @dataclass(frozen=True)

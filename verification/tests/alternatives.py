@@ -1,7 +1,7 @@
 """Other gradient implementations, to show what the tolerance policy accepts and what it flags.
 
-Correct ones (each a gradient implementation of CONTRACT section 4, in float64) that only round
-differently from the reference, which verification.oracles.tolerance must never flag:
+Correct ones (each a gradient implementation of docs/contract.md, section 4, in float64) that
+only round differently from the reference, which verification.oracles.tolerance must never flag:
 
     reversed_order     every sum (of h W, delta W^T, h^T delta, 1^T delta) taken term by term
                        in reverse order

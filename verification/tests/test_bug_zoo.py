@@ -12,7 +12,7 @@ from verification.zoo.bugs import ZOO, Bug, Textbook
 
 CASES_PER_BUG = 40
 SEED = 20261128
-# The reference must pass 2,000 default cases with no false alarm (issue 3); the thorough
+# The reference must pass 2,000 default cases with no false alarm; the thorough
 # profile runs them all, the ci and dev profiles a share that fits the suite's time budget.
 REFERENCE_CASES = 2000 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 400
 

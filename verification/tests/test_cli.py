@@ -1,4 +1,5 @@
-"""The command line of CONTRACT section 5: options, exit status 0/1/2, reports, reproduction."""
+"""The command line (docs/contract.md, section 5): options, exit status 0/1/2, reports,
+reproduction."""
 
 import json
 import subprocess
