@@ -44,7 +44,7 @@ class BackpropGate:
         they do there. Returns the Report when every case passed.
         """
         __tracebackhide__ = True  # a bad option is the caller's line, not this one
-        from verification.gate import check
+        from verification.gate.run import check
 
         report = check(impl, **options)
         if not report.ok:

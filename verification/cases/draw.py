@@ -109,32 +109,60 @@ def draw_architecture(
     # n_0..n_L as one list, whose length sets L: Hypothesis shrinks L by deleting widths
     sizes = tuple(source.sizes((space.depth[0] + 1, space.depth[1] + 1), space.width))
     L = len(sizes) - 1
+    outputs = space.outputs or space.activations
     activations = source.choices(space.activations, L - 1)
     if regime == "large_logits":
-        activations.append(source.choice(space.allowed(UNBOUNDED)))
-    elif "identity" in space.activations and source.chance(0.5):
+        activations.append(source.choice(space.allowed(UNBOUNDED, output=True)))
+    elif "identity" in outputs and source.chance(0.5):
         activations.append("identity")  # the usual output layer
     else:
-        activations.append(source.choice(space.activations))
+        activations.append(source.choice(outputs))
 
     exact_layers, saturated = 0, ()
     if regime == "kinks":
+        kinked_hidden, kinked_output = space.allowed(KINKED), space.allowed(KINKED, output=True)
+        if L == 1 and not kinked_output:
+            sizes, activations = _with_hidden_layer(source, space, sizes, activations)
+            L = 2
         carriers = space.allowed(EXACT)
+        # the kink sits in layer exact_layers, lowest..deepest, with carriers below it
+        lowest = 1 if kinked_hidden else L
+        deepest = min(L if kinked_output else L - 1, exact_depth(sizes))
+        if lowest > max(deepest, 1) or (lowest > 1 and not carriers):
+            # only the output may hold the kink, and the layers below cannot stay exact
+            sizes, activations, L = (sizes[0], sizes[-1]), activations[-1:], 1
+            lowest = deepest = 1
         exact_layers = 1
         if carriers and L > 1:
-            exact_layers = source.integer(1, max(1, min(L, exact_depth(sizes))))
+            exact_layers = source.integer(lowest, max(lowest, deepest))
         for l in range(1, exact_layers):
             activations[l - 1] = source.choice(carriers)
-        activations[exact_layers - 1] = source.choice(space.allowed(KINKED))
+        activations[exact_layers - 1] = source.choice(
+            space.allowed(KINKED, output=exact_layers == L)
+        )
     elif regime == "saturated":
         saturated = tuple(
             l for l in range(1, L + 1) if activations[l - 1] in SATURATING and source.chance(0.75)
         )
         if not saturated:
-            l = source.integer(1, L)
-            activations[l - 1] = source.choice(space.allowed(SATURATING))
+            in_output = bool(space.allowed(SATURATING, output=True))
+            if L == 1 and not in_output:
+                sizes, activations = _with_hidden_layer(source, space, sizes, activations)
+                L = 2
+            lowest, highest = (1, L) if space.allowed(SATURATING) else (L, L)
+            l = source.integer(lowest, highest if in_output else L - 1)
+            activations[l - 1] = source.choice(space.allowed(SATURATING, output=l == L))
             saturated = (l,)
     return Architecture(sizes, tuple(activations), loss), exact_layers, saturated
+
+
+def _with_hidden_layer(
+    source: Source, space: CaseSpace, sizes: tuple[int, ...], activations: list[str]
+) -> tuple[tuple[int, ...], list[str]]:
+    """A network of one layer given a hidden layer below its output, for a regime that only
+    the hidden activations can serve (when output_activations leaves it out)."""
+    width = source.size(*space.width)
+    return (sizes[0], width, *sizes[1:]), [source.choice(space.activations), *activations]
 
 
 def draw_shape(source: Source, space: CaseSpace) -> Shape:

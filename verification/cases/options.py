@@ -82,21 +82,31 @@ def check_range(what: str, lo: object, hi: object) -> tuple[int, int]:
     return lo, hi
 
 
-def _unfeasible(regime: str, activations: Sequence[str], losses: Sequence[str]) -> str | None:
-    """Why `regime` cannot be drawn with these activations and losses, or None if it can."""
+def _unfeasible(
+    regime: str,
+    activations: Sequence[str],
+    outputs: Sequence[str] | None,
+    losses: Sequence[str],
+    max_depth: int,
+) -> str | None:
+    """Why `regime` cannot be drawn with these activations (hidden layers; the output layer's
+    too when `outputs` is None) and losses, or None if it can."""
 
     def needs(what: str, names: Sequence[str]) -> str:
         return f"regime {regime} needs one of the {what} {', '.join(names)}"
 
-    if regime == "saturated" and not set(SATURATING) & set(activations):
+    hidden = set(activations) if max_depth > 1 or outputs is None else set()
+    anywhere = hidden | set(outputs or activations)
+    if regime == "saturated" and not set(SATURATING) & anywhere:
         return needs("activations", SATURATING)
-    if regime == "kinks" and not set(KINKED) & set(activations):
+    if regime == "kinks" and not set(KINKED) & anywhere:
         return needs("activations", KINKED)
     if regime == "large_logits":
         if not set(CROSS_ENTROPIES) & set(losses):
             return needs("losses", CROSS_ENTROPIES)
-        if not set(UNBOUNDED) & set(activations):
-            return needs("activations (for an output of magnitude 1e3)", UNBOUNDED)
+        if not set(UNBOUNDED) & set(outputs or activations):
+            what = "output activations" if outputs else "activations"
+            return needs(f"{what} (for an output of magnitude 1e3)", UNBOUNDED)
     return None
 
 
@@ -115,24 +125,34 @@ class CaseSpace:
     activations: tuple[str, ...]
     losses: tuple[str, ...]
     regimes: tuple[str, ...]
+    outputs: tuple[str, ...] | None = None  # the output layer's activations (None: as hidden)
 
     def __post_init__(self) -> None:
         for what in ("depth", "width", "batch"):
             object.__setattr__(self, what, check_range(what, *getattr(self, what)))
         activations = _check_names("activations", self.activations, tuple(ACTIVATIONS))
+        outputs = self.outputs
+        if outputs is not None:
+            outputs = _check_names("output_activations", outputs, tuple(ACTIVATIONS))
         losses = _check_names("losses", self.losses, tuple(LOSSES))
         regimes = _check_names("regimes", self.regimes, REGIMES)
-        feasible = tuple(r for r in regimes if _unfeasible(r, activations, losses) is None)
+
+        def why(regime: str) -> str | None:
+            return _unfeasible(regime, activations, outputs, losses, self.depth[1])
+
+        feasible = tuple(r for r in regimes if why(r) is None)
         if not feasible:
-            reasons = "; ".join(str(_unfeasible(r, activations, losses)) for r in regimes)
-            raise ValueError(f"no regime can be drawn: {reasons}")
+            raise ValueError(f"no regime can be drawn: {'; '.join(str(why(r)) for r in regimes)}")
         object.__setattr__(self, "activations", activations)
+        object.__setattr__(self, "outputs", outputs)
         object.__setattr__(self, "losses", losses)
         object.__setattr__(self, "regimes", feasible)
 
-    def allowed(self, names: Sequence[str]) -> tuple[str, ...]:
-        """The allowed activations among `names`, in the order of self.activations."""
-        return tuple(a for a in self.activations if a in names)
+    def allowed(self, names: Sequence[str], output: bool = False) -> tuple[str, ...]:
+        """The allowed activations among `names`, for a hidden layer or (output=True) for the
+        output layer, in the order they were given."""
+        pool = self.outputs if output and self.outputs is not None else self.activations
+        return tuple(a for a in pool if a in names)
 
 
 @dataclass(frozen=True)
@@ -140,8 +160,10 @@ class CaseOptions:
     """What draw_case may draw: the names, and the upper bounds of L, every n_l and n.
 
     Lower bounds are 1: depth L in 1..max_depth, each width n_0..n_L in 1..max_width, batch
-    size n in 1..max_batch. `regimes` restricts the regimes; those that the activations and
-    losses make impossible are dropped (e.g. large_logits without a cross-entropy).
+    size n in 1..max_batch. `activations` are those of the hidden layers, and of the output
+    layer too unless `output_activations` restricts it apart (e.g. ("identity",) for logits).
+    `regimes` restricts the regimes; those that the names make impossible are dropped (e.g.
+    large_logits without a cross-entropy).
     """
 
     activations: tuple[str, ...] = tuple(ACTIVATIONS)
@@ -150,11 +172,14 @@ class CaseOptions:
     max_width: int = 16
     max_batch: int = 8
     regimes: tuple[str, ...] = REGIMES
+    output_activations: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for what in ("max_depth", "max_width", "max_batch"):
             object.__setattr__(self, what, _check_bound(what, getattr(self, what)))
         valid = {"activations": tuple(ACTIVATIONS), "losses": tuple(LOSSES), "regimes": REGIMES}
+        if self.output_activations is not None:
+            valid["output_activations"] = tuple(ACTIVATIONS)
         for what, names in valid.items():
             object.__setattr__(self, what, _check_names(what, getattr(self, what), names))
         space_of(self)  # raises ValueError if no regime can be drawn
@@ -169,4 +194,5 @@ def space_of(options: CaseOptions) -> CaseSpace:
         activations=options.activations,
         losses=options.losses,
         regimes=options.regimes,
+        outputs=options.output_activations,
     )

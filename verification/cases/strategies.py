@@ -97,6 +97,7 @@ def _space(
     activations: Sequence[str] | None,
     losses: Sequence[str] | None,
     regimes: Sequence[str] | None,
+    output_activations: Sequence[str] | None = None,
 ) -> CaseSpace:
     """The validated bounds and names (CaseSpace raises ValueError or TypeError)."""
     return CaseSpace(
@@ -106,6 +107,7 @@ def _space(
         activations=tuple(ACTIVATIONS) if activations is None else activations,
         losses=tuple(LOSSES) if losses is None else losses,
         regimes=REGIMES if regimes is None else regimes,
+        outputs=output_activations,
     )
 
 
@@ -136,11 +138,19 @@ def architectures(
     max_width: int = 16,
     activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
+    output_activations: Sequence[str] | None = None,
 ) -> SearchStrategy[Architecture]:
     """Architectures with L in min_depth..max_depth, every n_l in min_width..max_width, one
-    activation per layer and a loss from the given names (default: all of them)."""
+    activation per layer and a loss from the given names (default: all of them); the output
+    layer's from `output_activations` if given."""
     space = _space(
-        (min_depth, max_depth), (min_width, max_width), (1, 1), activations, losses, None
+        (min_depth, max_depth),
+        (min_width, max_width),
+        (1, 1),
+        activations,
+        losses,
+        None,
+        output_activations,
     )
 
     @st.composite
@@ -200,10 +210,12 @@ def cases(
     activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
     regimes: Sequence[str] | None = None,
+    output_activations: Sequence[str] | None = None,
 ) -> SearchStrategy[Case]:
     """Whole cases (verification.cases.Case) as the gate draws them, hard regimes included.
 
-    `regimes` restricts them (default: all of REGIMES); those the activations and losses make
+    `activations` serve every layer unless `output_activations` restricts the output layer
+    apart. `regimes` restricts them (default: all of REGIMES); those the names make
     impossible are dropped, and if none is left, ValueError says what is missing.
     """
     space = _space(
@@ -213,6 +225,7 @@ def cases(
         activations,
         losses,
         regimes,
+        output_activations,
     )
 
     @st.composite

@@ -1,53 +1,64 @@
 """The command line of the gate (docs/contract.md, section 5).
 
     python -m verification [--impl MODULE:FUNCTION | --impl PATH/TO/FILE.py:FUNCTION]
-                           [--cases N] [--seed S] [--activations A,B] [--losses A,B]
+                           [--cases N] [--seed S] [--case INDEX] [--dtype float64|float32]
+                           [--activations A,B] [--output-activations A,B] [--losses A,B]
                            [--max-depth L] [--max-width N] [--max-batch N]
-                           [--json PATH] [--junit-xml PATH] [--workers N] [--case I]
-                           [--dtype float64|float32]
+                           [--timeout SECONDS] [--memory-limit SIZE] [--in-process]
+                           [--workers N | --scheduler ADDRESS] [--max-failures K]
+                           [--json PATH] [--junit-xml PATH] [--jsonl PATH]
+    python -m verification vectors export|check|schema ...
+    python -m verification stepsize ...
 
-Exit status: 0 every case passed; 1 some case failed; 2 the command could not run as asked,
-with a one-line reason on stderr and no traceback.
+`backprop-gate` is the same command. Exit status: 0 every case passed; 1 some case failed
+(whatever the implementation does or returns on a case is a failed case); 2 the command could
+not run as asked, with a one-line reason on stderr and no traceback.
 """
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 
+from verification.command_line import stepsize
 from verification.command_line.options import (
+    MEMORY_BOUNDS,
+    TIMEOUT_BOUNDS,
     CommandLineError,
     OneLineParser,
     add_case_options,
-    whole_number,
+    bounded,
+    bounds_text,
+    byte_size,
+    case_options,
+    real_number,
+    resolved,
 )
-from verification.gate import check
+from verification.gate.isolation import DEFAULT_MEMORY
 from verification.gate.loading import ImplementationError
 from verification.oracles.precision import PRECISIONS
+from verification.report.failure import printable
+from verification.vectors import command as vectors
 
 PROG = "backprop-gate"
+PROGRESS_SECONDS = 5.0  # off a terminal, a progress line this often
 
 
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog=PROG,
         description="Check a backprop gradient implementation against torch.autograd and "
-        "finite differences on random networks.",
+        "finite differences on random networks. Exit status: 0 every case passed, 1 some "
+        "case failed, 2 the command could not run as asked.",
     )
     p.add_argument(
-        "--impl", help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: the reference itself)"
+        "--impl",
+        help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: this project's reference)",
     )
     add_case_options(p)
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    p.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     p.add_argument(
-        "--workers",
-        type=whole_number(1),
-        default=1,
-        help="processes to spread the cases over (1); same report as serial",
-    )
-    p.add_argument(
-        "--case", type=whole_number(0), help="judge only case I of the stream (a reproduction)"
+        "--case", type=bounded("case"), help="judge only case I of the stream (a reproduction)"
     )
     p.add_argument(
         "--dtype",
@@ -55,61 +66,174 @@ def parser() -> argparse.ArgumentParser:
         default="float64",
         help="the precision the implementation computes in (float64)",
     )
+    p.add_argument(
+        "--timeout",
+        type=real_number(*TIMEOUT_BOUNDS),
+        metavar="SECONDS",
+        help=f"seconds one call may take, {TIMEOUT_BOUNDS[0]:g}..{TIMEOUT_BOUNDS[1]:g}, and the "
+        "import (default: 5 s plus 1 s per 1e8 multiply-adds of the case; 60 s more for a "
+        "child's first call, and 60 s for the import)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=byte_size(*MEMORY_BOUNDS),
+        default=DEFAULT_MEMORY,
+        metavar="SIZE",
+        help="resident memory the implementation's process may use, 64M..16G (4G)",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the implementation inside the gate's own process: for debugging; NOT "
+        "isolated (what it does can change the verdict)",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=bounded("workers"),
+        default=1,
+        help=f"local processes to spread the cases over, {bounds_text('workers')} (1); the "
+        "report is the same as a serial run's",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the cases on a Dask cluster, e.g. tcp://host:8786 (needs dask.distributed)",
+    )
+    p.add_argument(
+        "--max-failures",
+        type=bounded("max_failures"),
+        metavar="K",
+        help="stop after K failing cases",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
+    p.add_argument(
+        "--jsonl", metavar="PATH", help="append each failure to PATH as JSON Lines, as found"
+    )
+    commands = p.add_subparsers(dest="command", metavar="{vectors,stepsize}")
+    vectors.configure(
+        commands.add_parser(
+            "vectors",
+            prog=vectors.PROG,
+            help="golden test vectors: the gate for code in any language",
+            description="Golden test vectors: the gate for gradient code in any language.",
+        )
+    )
+    stepsize.configure(
+        commands.add_parser(
+            "stepsize",
+            prog=stepsize.PROG,
+            help="the error of finite differences against the step size",
+            description=stepsize.DESCRIPTION,
+        )
+    )
     return p
 
 
-def _progress_bar():
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            sys.stderr.write("\r" + " " * (width + 24) + "\r")
-        sys.stderr.flush()
-
-    return show
-
-
-SUBCOMMANDS: dict[str, str] = {
-    "vectors": "verification.vectors.command",
-    "stepsize": "verification.command_line.stepsize",
+RUN: dict[str, Callable[[argparse.Namespace], int]] = {
+    "vectors": vectors.run,
+    "stepsize": stepsize.run,
 }
-"""Subcommands (`python -m verification NAME ...`), each a module with main(argv) -> int."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the gate (or a subcommand); return the exit status 0, 1 or 2 (docs/contract.md,
     section 5)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    return _gate(argv)
-
-
-def _gate(argv: list[str]) -> int:
     try:
-        args = parser().parse_args(argv)
+        args, extra = parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        if extra:
+            prog = {"vectors": vectors.PROG, "stepsize": stepsize.PROG}.get(args.command, PROG)
+            raise CommandLineError(f"unrecognized arguments: {' '.join(extra)}", prog)
+    except CommandLineError as exc:
+        print(f"{exc.prog or PROG}: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    if args.command is not None:
+        return RUN[args.command](args)
+    return _gate(args)
+
+
+def _gate(args: argparse.Namespace) -> int:
+    json_path, junit_path, jsonl_path = map(resolved, (args.json, args.junit_xml, args.jsonl))
+    try:
+        options = case_options(args)
+        executor = _cluster(args.scheduler) if args.scheduler else None
+        from verification.gate.run import check  # the oracles load torch: after the parse
+
         report = check(
             args.impl,
             cases=args.cases,
             seed=args.seed,
-            activations=args.activations,
-            losses=args.losses,
+            activations=options.activations,
+            output_activations=options.output_activations,
+            losses=options.losses,
             max_depth=args.max_depth,
             max_width=args.max_width,
             max_batch=args.max_batch,
             dtype=args.dtype,
             workers=args.workers,
+            executor=executor,
             case=args.case,
-            progress=_progress_bar(),
+            in_process=args.in_process,
+            timeout=args.timeout,
+            memory_limit=args.memory_limit,
+            max_failures=args.max_failures,
+            jsonl=jsonl_path,
+            progress=_progress(),
         )
-    except (CommandLineError, ImplementationError, ValueError, TypeError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except (CommandLineError, ImplementationError, ValueError, TypeError, OSError) as exc:
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
-    return report.finish(PROG, json_path=args.json, junit_path=args.junit_xml)
+    return report.finish(PROG, json_path=json_path, junit_path=junit_path)
+
+
+def _cluster(address: str) -> Executor:
+    """An executor on the Dask cluster at `address`; CommandLineError if there is none."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CommandLineError(
+            "--scheduler needs dask.distributed: pip install 'backprop-oracle[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CommandLineError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    return client.get_executor()
+
+
+def _progress() -> Callable[[int, int, int], None]:
+    """A progress bar on a terminal; elsewhere (a CI log) a line every PROGRESS_SECONDS."""
+    start = last = time.monotonic()
+    terminal = sys.stderr.isatty()
+
+    def show(done: int, total: int, failed: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        rate = done / max(now - start, 1e-9)
+        try:
+            if terminal:
+                width = 30
+                filled = width * done // total
+                sys.stderr.write(
+                    f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}, {failed} failed"
+                )
+                if done == total:
+                    sys.stderr.write("\r" + " " * (width + 40) + "\r")
+                sys.stderr.flush()
+            elif now - last >= PROGRESS_SECONDS or (
+                done == total and now - start >= PROGRESS_SECONDS
+            ):
+                last = now
+                print(
+                    f"{PROG}: {done}/{total} cases, {rate:.0f} cases/s, {failed} failed",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        except (OSError, ValueError):  # stderr closed: progress is not worth failing for
+            pass
+
+    return show
 
 
 if __name__ == "__main__":

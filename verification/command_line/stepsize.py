@@ -12,16 +12,15 @@ LAYER:b:J (layers count from 1), e.g. 1:W:0,2; by default the entry with the lar
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from verification.command_line.options import (
     CommandLineError,
-    OneLineParser,
     add_case_options,
+    bounded,
     case_options,
-    whole_number,
 )
 from verification.oracles.stepsize import Entry, choose_case, measure, plot, table
+from verification.report.files import survive_closed_pipe
 
 PROG = "backprop-gate stepsize"
 INSTALL_PLOT = "pip install 'backprop-oracle[plot]' (or pip install matplotlib)"
@@ -43,17 +42,19 @@ def _entry(text: str) -> Entry:
     return Entry(layer, param, index)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        prog=PROG,
-        description="The error of central differences, Richardson extrapolation and the "
-        "complex step against the step size, for one entry of one case of the gate.",
-    )
+DESCRIPTION = (
+    "The error of central differences, Richardson extrapolation and the complex step against "
+    "the step size, for one entry of one case of the gate."
+)
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `stepsize`."""
     p.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image file")
     add_case_options(p, cases=False)
     p.add_argument(
         "--case",
-        type=whole_number(0),
+        type=bounded("case"),
         help="case I of the stream (default: the first plain case of smooth, curved activations)",
     )
     p.add_argument(
@@ -61,7 +62,6 @@ def parser() -> argparse.ArgumentParser:
         type=_entry,
         help="LAYER:W:I,J or LAYER:b:J (default: the entry with the largest |dE/dtheta|)",
     )
-    return p
 
 
 def _matplotlib_figure():
@@ -76,10 +76,9 @@ def _matplotlib_figure():
     return Figure
 
 
-def main(argv: Sequence[str]) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print the table (and draw the plot); 0 done, 2 the command could not run as asked."""
     try:
-        args = parser().parse_args(list(argv))
         Figure = _matplotlib_figure() if args.plot else None
         case = choose_case(args.seed, args.case, case_options(args))
         curves = measure(case, args.entry)
@@ -97,5 +96,5 @@ def main(argv: Sequence[str]) -> int:
         if args.plot:
             print(f"wrote {args.plot}")
     except BrokenPipeError:  # the reader went away (e.g. `| head`)
-        sys.stderr.close()
+        survive_closed_pipe()
     return 0

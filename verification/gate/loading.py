@@ -1,56 +1,182 @@
-"""Loading the implementation under test: MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION."""
+"""Loading the implementation under test: MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION.
+
+The same spec resolves the same way from `python -m verification`, from `backprop-gate` and
+from `verification.check`: the current folder comes first on the path. The gate's own packages
+are called `reference` and `verification`, and a user's module may have either name: in the
+isolated child (the default) the user's module is imported in place of the gate's, whose
+modules the child no longer needs by then; in the gate's own process (--in-process) that is
+impossible, and the run stops with one line saying what was found where.
+"""
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+OWN_PACKAGES = ("reference", "verification")
+OWN_ROOT = Path(__file__).resolve().parents[2]
+"""The folder that holds this project's packages (a checkout, or site-packages)."""
 
 
 class ImplementationError(Exception):
     """The implementation could not be loaded: the command line exits with status 2."""
 
 
-def load_implementation(spec: str) -> Callable:
-    """The callable named by `spec`; raises ImplementationError with a one-line reason."""
-    module_part, sep, attr = spec.rpartition(":")
-    if not sep or not module_part or not attr:
+@dataclass(frozen=True)
+class Spec:
+    """A parsed spec: the module (a name, or the path of a .py file) and the attribute."""
+
+    text: str
+    module: str
+    attr: str
+    is_path: bool
+
+
+def parse_spec(spec: str) -> Spec:
+    """Split MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION; ImplementationError if it is neither."""
+    module, sep, attr = spec.rpartition(":")
+    if not sep or not module or not attr:
         raise ImplementationError(
             f"--impl {spec!r} should be MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION"
         )
-    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        path = Path(module_part)
-        if not path.is_file():
-            raise ImplementationError(f"--impl {spec!r}: no file {str(path)!r}")
-        name = f"_backprop_impl_{abs(hash(str(path.resolve())))}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImplementationError(f"--impl {spec!r}: {str(path)!r} is not a Python file")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module  # so that workers and pickling can find it
-        # the file's own folder comes first on the path, as when it is run as a script
-        sys.path.insert(0, str(path.resolve().parent))
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            raise ImplementationError(
-                f"--impl {spec!r}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
-            ) from exc
+    is_path = module.endswith(".py") or "/" in module or "\\" in module
+    return Spec(spec, module, attr, is_path)
+
+
+def is_own(path: str | None) -> bool:
+    """Whether a module file belongs to this project's own packages."""
+    if not path:
+        return False
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(OWN_ROOT / name) for name in OWN_PACKAGES)
+
+
+def _shadowing_file(name: str, folder: Path) -> Path | None:
+    """A module or package called `name` in `folder`, if there is one."""
+    for candidate in (folder / f"{name}.py", folder / name / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _purge(top: str) -> None:
+    """Forget the imported modules of package `top`, so that a user's module of that name can be
+    imported (in the child only: the gate's code that needs them has already bound them)."""
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+
+
+def load_implementation(spec: str, *, isolated: bool) -> tuple[Callable, str | None]:
+    """The callable named by `spec` and the file of its module; ImplementationError with a
+    one-line reason if it cannot be loaded.
+
+    `isolated` is True in the child process, where a user's module named like one of the
+    gate's packages replaces it; False in the gate's own process, where that is refused.
+    """
+    parsed = parse_spec(spec)
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    if parsed.is_path:
+        module = _load_file(parsed)
     else:
+        top = parsed.module.split(".")[0]
+        if top in OWN_PACKAGES and top in sys.modules:
+            shadow = _shadowing_file(top, Path(cwd))
+            if isolated:
+                _purge(top)
+            elif shadow is not None and not is_own(str(shadow)):
+                raise ImplementationError(
+                    f"--impl {spec}: {shadow} has the name of this project's own package "
+                    f"{top!r}, which the gate's process already uses: run the gate isolated "
+                    "(without --in-process) to judge it, or rename it"
+                )
+        module = _import(parsed)
+    impl = module
+    for part in parsed.attr.split("."):
         try:
-            module = importlib.import_module(module_part)
-        except Exception as exc:
+            impl = getattr(impl, part)
+        except AttributeError:
             raise ImplementationError(
-                f"--impl {spec!r}: cannot import {module_part!r}: {type(exc).__name__}: {exc}"
-            ) from exc
-    try:
-        impl = getattr(module, attr)
-    except AttributeError:
-        raise ImplementationError(
-            f"--impl {spec!r}: {module_part!r} has no attribute {attr!r}"
-        ) from None
+                f"--impl {spec}: {parsed.module!r} has no attribute {parsed.attr!r}"
+            ) from None
     if not callable(impl):
         raise ImplementationError(
-            f"--impl {spec!r}: {attr!r} is a {type(impl).__name__}, not a callable"
+            f"--impl {spec}: {parsed.attr!r} is a {type(impl).__name__}, not a callable"
         )
-    return impl
+    return impl, getattr(module, "__file__", None)
+
+
+def _import(parsed: Spec) -> object:
+    try:
+        return importlib.import_module(parsed.module)
+    except SystemExit as exc:
+        raise ImplementationError(
+            f"--impl {parsed.text}: importing {parsed.module!r} exited (status {exc.code})"
+        ) from None
+    except Exception as exc:
+        raise ImplementationError(
+            f"--impl {parsed.text}: cannot import {parsed.module!r}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _load_file(parsed: Spec) -> object:
+    path = Path(parsed.module)
+    if not path.is_file():
+        raise ImplementationError(f"--impl {parsed.text}: no file {str(path)!r}")
+    name = f"_backprop_impl_{abs(hash(str(path.resolve())))}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImplementationError(f"--impl {parsed.text}: {str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # so that the module's own imports of itself find it
+    # the file's own folder comes first on the path, as when it is run as a script
+    sys.path.insert(0, str(path.resolve().parent))
+    try:
+        module_spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise ImplementationError(
+            f"--impl {parsed.text}: importing {str(path)!r} exited (status {exc.code})"
+        ) from None
+    except Exception as exc:
+        raise ImplementationError(
+            f"--impl {parsed.text}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    return module
+
+
+def spec_of(impl: Callable) -> str | None:
+    """A spec that names `impl` in a fresh process, or None if there is none.
+
+    A function or class is named by its module and qualified name; an object (e.g. an
+    instance with __call__) by the module attribute that holds it. A callable of a script run
+    as __main__ is named by the script's path (its `if __name__ == "__main__":` part does not
+    run in the child). Lambdas, closures, bound methods and partials have no such name.
+    """
+    module_name = getattr(impl, "__module__", None)
+    qualname = getattr(impl, "__qualname__", None)
+    if module_name is None and not isinstance(impl, type):
+        module_name = type(impl).__module__
+    module = sys.modules.get(module_name or "")
+    if module is None:
+        return None
+    if isinstance(qualname, str) and "<" not in qualname and _resolves(module, qualname, impl):
+        attr = qualname
+    else:
+        attr = next((k for k, v in vars(module).items() if v is impl), None)
+        if attr is None:
+            return None
+    if module_name == "__main__":
+        path = getattr(module, "__file__", None)
+        return f"{path}:{attr}" if path else None
+    return f"{module_name}:{attr}"
+
+
+def _resolves(module: object, qualname: str, impl: object) -> bool:
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj is impl

@@ -23,42 +23,70 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from verification.cases import Case
-from verification.judge.call import call, check_structure, find_non_finite, mutations
+from verification.judge.call import (
+    Caller,
+    InProcess,
+    Outcome,
+    call_findings,
+    check_structure,
+    find_non_finite,
+)
 from verification.judge.findings import Finding, Verdict, in_reading_order
 from verification.judge.values import judge_values, nondeterminism, witnesses_of
 
 if TYPE_CHECKING:
     from verification.oracles.consult import Oracles
 
-__all__ = ["Finding", "Verdict", "judge"]
+__all__ = ["Caller", "Finding", "InProcess", "Outcome", "Verdict", "judge"]
 
 
-def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64") -> Verdict:
-    """Run every check of the gate on one case and return what it found."""
-    skipped = oracles.finite_differences.skipped_count
-    result, failed, given = call(impl, case)
-    findings = [f for f in (failed, mutations(case, *given)) if f is not None]
-    if failed is None:
-        grads, malformed = check_structure(result, case, dtype)
+def judge(
+    caller: Caller,
+    case: Case,
+    dtype: str = "float64",
+    oracles_of: Callable[[Case, str], "Oracles"] | None = None,
+) -> Verdict:
+    """Run every check of the gate on one case and return what it found.
+
+    `caller` calls the implementation (judge.call.InProcess, or gate.isolation.Isolated).
+    The oracles are consulted (`oracles_of`, by default Oracles.of) only after the
+    implementation has answered, and only when its answer has values to judge.
+    """
+    if oracles_of is None:
+        from verification.oracles.consult import Oracles
+
+        oracles_of = Oracles.of
+    first = caller(case)
+    findings = call_findings(first)
+    skipped = 0
+    if first.returned is not None:
+        grads, malformed = check_structure(first.returned, case, dtype)
         if grads is None:
             findings.append(malformed)
         else:
-            values = find_non_finite(grads) or judge_values(grads, case, witnesses_of(oracles))
+            values = find_non_finite(grads)
+            oracles = None
+            if values is None:
+                oracles = oracles_of(case, dtype)
+                skipped = oracles.finite_differences.skipped_count
+                values = judge_values(grads, case, witnesses_of(oracles))
             found = [f for f in (malformed, values) if f is not None]
-            if not found:
-                found = [f for f in [_second_call(impl, case, grads, oracles, dtype)] if f]
+            if not found and oracles is not None:
+                found = [f for f in [_second_call(caller, case, grads, oracles, dtype)] if f]
             findings += found
     return Verdict(case, in_reading_order(findings), skipped)
 
 
 def _second_call(
-    impl: Callable, case: Case, first, oracles: "Oracles", dtype: str
+    caller: Caller, case: Case, first: list, oracles: "Oracles", dtype: str
 ) -> Finding | None:
     """Called again on the same case, the results must agree within the rounding allowance."""
-    result, failed, _ = call(impl, case)
-    if failed is not None:
-        return Finding("nondeterministic", f"the second call on the same case {failed.message}")
-    second, bad = check_structure(result, case, dtype)
+    again: Outcome = caller(case)
+    problems = call_findings(Outcome(raised=again.raised, failure=again.failure))
+    if problems:  # (a mutation was reported on the first call already)
+        message = f"the second call on the same case: {problems[0].message}"
+        return Finding("nondeterministic", message)
+    second, bad = check_structure(again.returned, case, dtype)
     if bad is not None:
         return Finding("nondeterministic", f"the second call on the same case: {bad.message}")
     return nondeterminism(first, second, case, oracles.allowed)

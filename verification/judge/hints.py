@@ -60,6 +60,10 @@ MUTATION = (
     "later"
 )
 OFF_BY_ONE_LAYER = "an off-by-one in the layer loop?"
+CONVERTIBLE = (
+    "return NumPy arrays, or arrays the gate converts: torch tensors on any device, JAX or "
+    "CuPy arrays, anything with __dlpack__ or __array__"
+)
 NON_FINITE = (
     "an overflow: exp of a large logit without the max shift (an unstable softmax or sigmoid)?"
 )

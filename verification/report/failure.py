@@ -7,10 +7,17 @@ by shrinking, and a one-line command that reproduces it.
 """
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from verification.cases import Case, CaseOptions
 from verification.judge import Verdict
+
+
+def printable(text: str) -> str:
+    """`text` as one line of printable characters: a newline, an escape code or any other
+    character that a terminal would act on is written as its Python escape (\\n, \\x1b), so
+    that nothing an implementation says or names can forge a line of the report."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _case_fields(case: Case) -> dict:
@@ -76,21 +83,40 @@ class Failure:
     shrunk_description: str | None = None
     description: str = ""
 
+    def to_dict(self) -> dict:
+        """The failure as JSON-ready data (non-finite numbers still as floats: see
+        verification.report.files.jsonable)."""
+        return {k: v for k, v in asdict(self).items() if k != "description"}
+
+    @classmethod
+    def not_kept(cls, seed: int, index: int) -> "Failure":
+        """A stand-in for a failed case whose details the run did not keep."""
+        return cls(
+            case={"seed": seed, "index": index},
+            kind="not kept",
+            message="failed; its details were not kept (see --jsonl for every failure)",
+            reproduce="",
+            description=f"case {index} (seed {seed})",
+        )
+
     def render(self) -> str:
-        lines = [f"FAILED {self.description}"]
+        """The failure's block of the terminal summary; every text that may come from the
+        implementation (messages, file names) is escaped to one printable line."""
+        lines = [f"FAILED {printable(self.description)}"]
         where = f" at layer {self.layer}" if self.layer is not None else ""
         what = f", {self.param}" if self.param else ""
         against = f", against {self.oracle}" if self.oracle else ""
         lines.append(f"  {self.kind}{where}{what}{against}")
-        lines.append(f"  {self.message}")
+        lines.append(f"  {printable(self.message)}")
         if self.beyond:
             lines.append(f"  beyond allowance: {self.beyond}")
-        lines += [f"  also: {text}" for text in self.also]
+        lines += [f"  also: {printable(text)}" for text in self.also]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         if self.shrunk_description:
             lines.append(f"  smallest failing case: {self.shrunk_description}")
-        lines.append(f"  reproduce: {self.reproduce}")
+        if self.reproduce:
+            lines.append(f"  reproduce: {printable(self.reproduce)}")
         return "\n".join(lines)
 
 

@@ -5,6 +5,8 @@ same way: the gate's Report and the report of golden vectors alike.
 """
 
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Protocol
@@ -28,8 +30,26 @@ class Written(Protocol):
     def junit_cases(self) -> list[tuple[str, Failure | None]]: ...
 
 
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+"""How a number that is not finite is written in a report: JSON has no such numbers, so the
+strings "NaN", "Infinity" and "-Infinity" stand for them (JavaScript's Number() reads them)."""
+
+
+def jsonable(value: object) -> object:
+    """`value` with every non-finite float replaced by its NON_FINITE string: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[repr(value)]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def write_json(report: Written, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_dict(), indent=1, allow_nan=True) + "\n")
+    """The report as strict JSON (no NaN or Infinity literals; see NON_FINITE)."""
+    text = json.dumps(jsonable(report.to_dict()), indent=1, allow_nan=False)
+    Path(path).write_text(text + "\n")
 
 
 def write_junit(report: Written, path: str | Path) -> None:
@@ -59,9 +79,9 @@ def finish(report: Written, prog: str, *, json_path: str | None, junit_path: str
     files asked for, and return the exit status (0 passed, 1 failed, 2 a file could not be
     written)."""
     try:
-        print(report.summary())
+        print(report.summary(), flush=True)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): the verdict stands
-        sys.stderr.close()
+        survive_closed_pipe()
     try:
         if json_path:
             write_json(report, json_path)
@@ -71,3 +91,14 @@ def finish(report: Written, prog: str, *, json_path: str | None, junit_path: str
         print(f"{prog}: error: cannot write the report: {exc}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
+
+
+def survive_closed_pipe() -> None:
+    """After a BrokenPipeError on stdout (the reader went away, e.g. `| head`): point stdout
+    at /dev/null, so that the rest of the run, and Python's exit, write nowhere instead of
+    raising again (the verdict and the report files still stand)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

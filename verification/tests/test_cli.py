@@ -50,7 +50,7 @@ def test_without_impl_the_gate_passes_the_reference_and_exits_0(capsys):
         (["--no-such-option"], "unrecognized arguments"),
         (["--activations", "tanh,rellu"], "'rellu'"),
         (["--losses", "hinge"], "'hinge'"),
-        (["--cases", "0"], "at least 1"),
+        (["--cases", "0"], "should be in 1..10,000,000"),
         (["--max-depth", "two"], "not a whole number"),
         (["--impl", "no_such_module_xyz:gradients"], "cannot import"),
         (["--impl", "reference:no_such_function"], "has no attribute"),

@@ -6,10 +6,9 @@ import pytest
 import reference
 from verification.cases import CaseOptions, draw_case
 from verification.cases.shrink import shrink
-from verification.judge import judge
+from verification.judge import InProcess, judge
 from verification.judge.compare import compare
 from verification.judge.hints import hint_for
-from verification.oracles.consult import Oracles
 
 
 def test_compare_reports_the_worst_entry_by_ratio_to_its_allowance():
@@ -63,7 +62,7 @@ def test_shrinking_reaches_a_smaller_case_that_still_fails():
     )
 
     def fails(candidate):
-        return not judge(_wrong_at_output, candidate, Oracles.of(candidate)).passed
+        return not judge(InProcess(_wrong_at_output), candidate).passed
 
     assert fails(case)
     smallest = shrink(case, fails)
@@ -81,7 +80,7 @@ def test_an_exception_names_where_it_was_raised_and_the_layer():
         return []
 
     case = draw_case(3, 0, CaseOptions(max_depth=3))
-    verdict = judge(raises_in_layer_loop, case, Oracles.of(case))
+    verdict = judge(InProcess(raises_in_layer_loop), case)
     (finding,) = verdict.findings
     assert finding.kind == "exception" and finding.layer == 1
     assert "RuntimeError: boom" in finding.message and "raises_in_layer_loop" in finding.message
@@ -94,7 +93,7 @@ def test_a_mutating_impl_is_caught_even_when_its_gradients_are_right():
         return grads
 
     case = draw_case(3, 1)
-    kinds = [f.kind for f in judge(mutates_x, case, Oracles.of(case)).findings]
+    kinds = [f.kind for f in judge(InProcess(mutates_x), case).findings]
     assert kinds == ["mutation"]
     assert case.x is not None and np.isfinite(case.x).all()
 
@@ -107,7 +106,7 @@ def test_wrong_dtype_and_shape_are_failed_cases_not_crashes():
         return reference.gradients(arch, params, x, y)[:-1]
 
     case = draw_case(4, 2)
-    (finding,) = judge(float32_out, case, Oracles.of(case)).findings
+    (finding,) = judge(InProcess(float32_out), case).findings
     assert finding.kind == "structure" and "float32" in finding.message
-    (finding,) = judge(wrong_count, case, Oracles.of(case)).findings
+    (finding,) = judge(InProcess(wrong_count), case).findings
     assert finding.kind == "structure" and f"L = {case.arch.L}" in finding.message

@@ -8,7 +8,8 @@ import pytest
 
 import reference
 from verification.cases import CaseOptions
-from verification.command_line.stepsize import INSTALL_PLOT, main
+from verification.command_line.main import main as gate_main
+from verification.command_line.stepsize import INSTALL_PLOT
 from verification.oracles.stepsize import (
     STEP_EXPONENTS,
     TABLE_STRIDE,
@@ -27,6 +28,11 @@ SMALL_OPTIONS = CaseOptions(
     max_batch=2,
 )
 SEEDS = (0, 2, 4)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m verification stepsize ARGV`."""
+    return gate_main(["stepsize", *argv])
 
 
 def v_shape_problems(curves: Curves) -> list[str]:
@@ -142,8 +148,8 @@ def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_path, c
         (["--entry", "1:W:0,99", "--case", "2"], "layer 1: W has shape (2, 8), but the index"),
         (["--activations", "swish"], "unknown activation 'swish'"),
         (["--losses", "hinge"], "unknown loss 'hinge'"),
-        (["--case", "-1"], "should be at least 0"),
-        (["--max-width", "0"], "should be at least 1"),
+        (["--case", "-1"], "out of bounds"),
+        (["--max-width", "0"], "should be in 1..64"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )
@@ -163,8 +169,6 @@ def test_unwritable_plot_gets_one_line_and_exit_2(name: str, tmp_path, capsys) -
 
 
 def test_stepsize_is_a_subcommand_of_the_gate(capsys) -> None:
-    from verification.command_line.main import main as gate_main
-
     assert gate_main(["stepsize", "--case", "2", *SMALL]) == 0
     out = capsys.readouterr().out
     assert out.startswith("dE/dW^1[") and "of case 2 (seed 0)" in out

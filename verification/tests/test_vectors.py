@@ -12,6 +12,7 @@ import pytest
 
 import reference
 from verification.cases import Case, CaseOptions, draw_case
+from verification.command_line.main import main as gate_main
 from verification.oracles.tolerance import allowance
 from verification.vectors import (
     CASE_FILE,
@@ -22,7 +23,6 @@ from verification.vectors import (
     schema,
     vector_of,
 )
-from verification.vectors.command import main
 from verification.vectors.export import to_json
 from verification.vectors.safe_json import MAX_NESTING, nesting_depth
 
@@ -32,6 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 JAVASCRIPT = ROOT / "examples" / "javascript"
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not on PATH")
+
+
+def main(argv: list[str]) -> int:
+    """`python -m verification vectors ARGV`."""
+    return gate_main(["vectors", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +201,7 @@ def test_export_draws_only_the_chosen_names_and_case_i_alone_is_the_same_file(ve
     [
         (["export"], "--out"),
         (["export", "--out", "{out}", "--activations", "tanh,rellu"], "'rellu'"),
-        (["export", "--out", "{out}", "--cases", "0"], "at least 1"),
+        (["export", "--out", "{out}", "--cases", "0"], "should be in 1.."),
         (["export", "--out", "{out}", "--activations", "relu", "--losses", "squared_error",
           "--max-depth", "x"], "not a whole number"),
         (["import"], "invalid choice"),
@@ -208,7 +213,7 @@ def test_a_command_that_cannot_run_exits_2_with_one_line_on_stderr(capsys, tmp_p
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and reason in lines[0], captured.err
-    assert lines[0].startswith("backprop-gate vectors: error:") and captured.out == ""
+    assert lines[0].startswith("backprop-gate vectors") and captured.out == ""
 
 
 def test_export_refuses_a_directory_holding_other_json_files(tmp_path, capsys):
@@ -466,10 +471,11 @@ def test_check_that_cannot_run_exits_2_with_one_line(vectors, tmp_path, capsys, 
     assert len(lines) == 1 and phrase in lines[0], out
 
 
-def test_vectors_is_a_subcommand_of_the_gate():
-    from verification.command_line.main import SUBCOMMANDS
-
-    assert SUBCOMMANDS.get("vectors") == "verification.vectors.command"
+def test_vectors_is_a_subcommand_listed_in_the_gates_help(capsys):
+    with pytest.raises(SystemExit):
+        gate_main(["--help"])
+    out = capsys.readouterr().out
+    assert "vectors" in out and "stepsize" in out, out
 
 
 # --- the JavaScript example ---------------------------------------------------------------------

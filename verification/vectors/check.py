@@ -14,7 +14,8 @@ from pathlib import Path
 
 from verification.cases import Case, CaseOptions
 from verification.judge import Finding, Verdict
-from verification.judge.call import check_structure, find_non_finite
+from verification.judge.call import check_structure, expected_shapes, find_non_finite
+from verification.judge.returned import describe
 from verification.judge.values import ALLOWANCES, Witness, judge_values
 from verification.oracles.precision import PRECISIONS
 from verification.oracles.tolerance import allowance
@@ -124,7 +125,7 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
     grads, malformed = result_gradients(document, case)
     if malformed is not None:
         return Verdict(case, (malformed,))
-    arrays, malformed = check_structure(grads, case, dtype)
+    arrays, malformed = check_structure(describe(grads, expected_shapes(case)), case, dtype)
     if malformed is not None:
         return Verdict(case, (malformed,))
     non_finite = find_non_finite(arrays)

@@ -11,18 +11,19 @@ Exit status: 0 every case passed, 1 some case failed (or a result is missing, ma
 matches no vector), 2 the command could not run as asked.
 """
 
+import argparse
 import sys
 import time
-from collections.abc import Sequence
 
 from verification.command_line.options import (
     CommandLineError,
-    OneLineParser,
     add_case_options,
+    bounded,
     case_options,
-    whole_number,
+    resolved,
 )
 from verification.oracles.precision import PRECISIONS
+from verification.report.failure import printable
 from verification.report.files import finish
 from verification.vectors.check import check_results
 from verification.vectors.export import SCHEMA_FILE, SCHEMA_VERSION, export, schema_text
@@ -30,24 +31,21 @@ from verification.vectors.export import SCHEMA_FILE, SCHEMA_VERSION, export, sch
 PROG = "backprop-gate vectors"
 
 
-def parser() -> OneLineParser:
-    p = OneLineParser(
-        prog=PROG,
-        description="Golden test vectors: the gate for gradient code written in any language.",
-    )
-    commands = p.add_subparsers(dest="command", required=True, metavar="export|check|schema")
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of `vectors`: its subcommands export, check and schema."""
+    commands = p.add_subparsers(dest="action", required=True, metavar="export|check|schema")
     out = commands.add_parser(
         "export", help="write one JSON vector file per case of the gate's stream"
     )
     out.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     add_case_options(out)
-    out.add_argument("--case", type=whole_number(0), help="export only case I of the stream")
+    out.add_argument("--case", type=bounded("case"), help="export only case I of the stream")
     judge = commands.add_parser(
         "check", help="judge result files written by another program against the vectors"
     )
     judge.add_argument("vectors", metavar="DIR", help="the vectors written by export")
     judge.add_argument("results", metavar="RESULTS", help="one result file per vector file")
-    judge.add_argument("--case", type=whole_number(0), help="judge only case I")
+    judge.add_argument("--case", type=bounded("case"), help="judge only case I")
     judge.add_argument(
         "--dtype",
         choices=tuple(PRECISIONS),
@@ -57,17 +55,15 @@ def parser() -> OneLineParser:
     judge.add_argument("--json", metavar="PATH", help="write the report as JSON")
     judge.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     commands.add_parser("schema", help=f"print the JSON Schema of the files ({SCHEMA_FILE})")
-    return p
 
 
-def main(argv: Sequence[str]) -> int:
+def run(args: argparse.Namespace) -> int:
     """`python -m verification vectors ...`; returns the exit status 0, 1 or 2."""
     try:
-        args = parser().parse_args(list(argv))
-        if args.command == "schema":
+        if args.action == "schema":
             print(schema_text(), end="")
             return 0
-        if args.command == "export":
+        if args.action == "export":
             start = time.perf_counter()
             paths = export(
                 args.out,
@@ -78,11 +74,12 @@ def main(argv: Sequence[str]) -> int:
             )
             print(
                 f"wrote {len(paths)} vector files (schema version {SCHEMA_VERSION}) to "
-                f"{args.out} in {time.perf_counter() - start:.1f} s"
+                f"{printable(args.out)} in {time.perf_counter() - start:.1f} s"
             )
             return 0
+        json_path, junit_path = resolved(args.json), resolved(args.junit_xml)
         report = check_results(args.vectors, args.results, dtype=args.dtype, case=args.case)
     except (CommandLineError, ValueError, TypeError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
-    return finish(report, PROG, json_path=args.json, junit_path=args.junit_xml)
+    return finish(report, PROG, json_path=json_path, junit_path=junit_path)

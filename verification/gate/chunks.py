@@ -1,0 +1,129 @@
+"""A chunk of cases, judged where it runs: in the gate's process, a pool worker or a cluster.
+
+A run is cut into chunks of consecutive case indices, the same cut whatever runs them. A chunk
+is sent as a Job (the implementation's spec, the stream's seed and options, the dtype, the
+limits) and an index range; the cases are drawn, the implementation called (isolated in a child
+process of whichever process runs the chunk), the oracles consulted and the verdicts judged
+there; what comes back is a ChunkResult: counts, one byte per case, and the failures as
+Failure records, never arrays of the oracles. The gate's process merges the results in index
+order, so the report does not depend on where, or in which order, the chunks ran.
+
+Each process keeps one caller per job (one child process), reused from chunk to chunk; an
+implementation whose results depend on its earlier calls fails either way (the determinism
+check), but which of its cases fail first may then depend on how the chunks were spread.
+"""
+
+import atexit
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from verification.cases import Case, CaseOptions, draw_case
+from verification.cases.shrink import shrink
+from verification.gate.isolation import Isolated, Limits
+from verification.gate.loading import load_implementation
+from verification.judge import Caller, InProcess, Verdict, judge
+from verification.report import Failure, failure_from
+from verification.report.report import Tally
+
+CHUNK_CASES = 50
+"""Cases per chunk: enough to amortise sending a chunk to a cluster worker (a few ms), few
+enough that 2,000 cases keep two workers busy to the end."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a process needs to judge cases of a run, and nothing that is not plain data
+    (so that it pickles to any executor): `spec` names the implementation, or `impl` is the
+    callable itself (in-process runs only)."""
+
+    spec: str | None
+    seed: int
+    options: CaseOptions
+    dtype: str
+    limits: Limits
+    isolated: bool
+    impl: Callable | None = None
+    own: bool = False  # the default run: the spec is the gate's own reference
+
+    def key(self) -> tuple:
+        return (self.spec, id(self.impl), self.isolated, self.limits)
+
+
+@dataclass
+class ChunkResult:
+    """What judging a chunk of cases found (a Tally whose failures are all kept: at most
+    CHUNK_CASES), how long it took, and whether the implementation is the gate's own."""
+
+    tally: Tally
+    seconds: float = 0.0
+    own: bool = False
+
+
+_CALLERS: dict[tuple, Caller] = {}
+
+
+def caller_for(job: Job) -> Caller:
+    """This process's caller for the job: one child process (or the callable itself), made on
+    first use and closed when the process exits."""
+    key = job.key()
+    if key not in _CALLERS:
+        if job.isolated:
+            _CALLERS[key] = Isolated(job.spec, job.limits)  # type: ignore[arg-type]
+        else:
+            impl = (
+                job.impl
+                if job.impl is not None
+                else load_implementation(job.spec, isolated=False)[0]
+            )  # type: ignore[arg-type]
+            _CALLERS[key] = InProcess(impl)
+    return _CALLERS[key]
+
+
+def close_callers() -> None:
+    """Close every caller of this process (their child processes end)."""
+    while _CALLERS:
+        _, caller = _CALLERS.popitem()
+        caller.close()
+
+
+atexit.register(close_callers)
+
+
+def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
+    """Judge cases start..stop-1 of the job's stream, here."""
+    began = time.perf_counter()
+    caller = caller_for(job)
+    tally = Tally(first_index=start)
+    for index in range(start, stop):
+        case = draw_case(job.seed, index, job.options)
+        verdict = judge(caller, case, job.dtype)
+        failure = None
+        if not verdict.passed:
+            failure = failure_from(verdict, job.spec, job.options, job.dtype, None)
+        tally.add(case, verdict.passed, verdict.skipped, failure)
+    own = job.own or bool(getattr(caller, "own", False))
+    return ChunkResult(tally, time.perf_counter() - began, own)
+
+
+def shrink_failure(job: Job, index: int) -> Failure | None:
+    """The failure of case `index`, with the smallest case found that still fails; None if the
+    case passes when judged again (an implementation that changes from call to call)."""
+    caller = caller_for(job)
+    case = draw_case(job.seed, index, job.options)
+    verdict = judge(caller, case, job.dtype)
+    if verdict.passed:
+        return None
+
+    def fails(candidate: Case) -> bool:
+        return not judge(caller, candidate, job.dtype).passed
+
+    smallest = shrink(case, fails)
+    return failure_from(
+        verdict, job.spec, job.options, job.dtype, smallest if smallest is not case else None
+    )
+
+
+def judge_one(job: Job, case: Case) -> Verdict:
+    """One case judged with this process's caller for the job (shrinking, tests)."""
+    return judge(caller_for(job), case, job.dtype)

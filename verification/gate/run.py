@@ -1,0 +1,266 @@
+"""The gate: one gradient implementation judged on many reproducible random cases.
+
+    verification.check(impl, cases=200, seed=0, ...) -> Report    (report.ok is True on a pass)
+
+is the same gate as `python -m verification`. The implementation runs isolated in a child
+process (verification.gate.isolation) unless it cannot be named for one (a lambda, a closure)
+or in_process=True. The cases are cut into chunks (verification.gate.chunks), judged here, on
+a local pool of processes (workers=N) or on any concurrent.futures.Executor (a Dask cluster's
+among them); the chunks' tallies are merged in index order, the first failures in reading order
+are shrunk to a smallest failing case, and everything is gathered into a Report whose memory
+does not grow with the number of cases.
+"""
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from verification.cases import CaseOptions
+from verification.gate.child import CHILD_ENVIRONMENT
+from verification.gate.chunks import (
+    CHUNK_CASES,
+    ChunkResult,
+    Job,
+    caller_for,
+    run_chunk,
+    shrink_failure,
+)
+from verification.gate.isolation import DEFAULT_MEMORY, Limits
+from verification.gate.loading import spec_of
+from verification.oracles.precision import PRECISIONS
+from verification.report import Failure, Report
+from verification.report.files import jsonable
+from verification.report.report import Tally
+
+SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
+DEFAULT_SPEC = "reference:gradients"
+"""What the gate judges without an implementation: this project's own reference."""
+
+
+def _names(value: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
+    """A list of names; a single string is one name (not its letters)."""
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _resolve(
+    impl: Callable | str | None, in_process: bool
+) -> tuple[str | None, Callable | None, bool, bool]:
+    """(spec, callable, isolated, own) for what was asked to be judged."""
+    if impl is None:
+        return DEFAULT_SPEC, None, not in_process, True
+    if isinstance(impl, str):
+        return impl, None, not in_process, False
+    if not callable(impl):
+        raise TypeError(f"impl is a {type(impl).__name__}, but should be a callable or a spec")
+    spec = spec_of(impl)
+    if spec is None or in_process:
+        return spec, impl, False, False
+    return spec, None, True, False
+
+
+def check(
+    impl: Callable | str | None = None,
+    *,
+    cases: int = 200,
+    seed: int = 0,
+    activations: Iterable[str] | str | None = None,
+    output_activations: Iterable[str] | str | None = None,
+    losses: Iterable[str] | str | None = None,
+    max_depth: int = 6,
+    max_width: int = 16,
+    max_batch: int = 8,
+    dtype: str = "float64",
+    workers: int = 1,
+    executor: Executor | None = None,
+    case: int | None = None,
+    in_process: bool = False,
+    timeout: float | None = None,
+    memory_limit: int = DEFAULT_MEMORY,
+    max_failures: int | None = None,
+    jsonl: str | Path | None = None,
+    shrink_failures: int = SHRUNK_FAILURES,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> Report:
+    """Judge `impl` on `cases` random cases of the stream `seed`; see docs/contract.md,
+    section 5, for the options.
+
+    impl: a callable of the gradient contract (docs/contract.md, section 4), a
+        "MODULE:FUNCTION" or "PATH/FILE.py:FUNCTION" spec, or None for this project's own
+        reference. A spec, or a callable importable by its module and name, runs isolated in
+        a child process; other callables (lambdas, closures, partials) run in this process,
+        and the report says so.
+    activations, output_activations, losses: the names the cases may use (a string is one
+        name); output_activations restricts layer L apart from the hidden layers.
+    case: judge case `case` of the stream alone (as a failure's reproduction does).
+    dtype: "float32" judges an implementation that computes in float32 with its allowance.
+    workers: processes of a local pool; executor: any concurrent.futures.Executor instead
+        (e.g. a Dask client's get_executor()); the report is the same as a serial run's.
+    in_process: run the implementation in this process (not isolated: for debugging).
+    timeout, memory_limit: the limits of one call (seconds; bytes of resident memory).
+    max_failures: stop after this many failing cases; jsonl: a file to which every failure
+        is appended, as a line of JSON, as soon as it is found.
+    progress: called as progress(done, total, failed) as chunks finish.
+    """
+    if os.environ.get(CHILD_ENVIRONMENT):
+        raise RuntimeError(
+            "verification.check was called inside the gate's own child process: the module "
+            "that holds the implementation runs the gate when imported; put that call under "
+            'if __name__ == "__main__":'
+        )
+    spec, callable_impl, isolated, own = _resolve(impl, in_process)
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype {dtype!r} is unknown; valid: {', '.join(PRECISIONS)}")
+    for name, value, least in (("cases", cases, 1), ("workers", workers, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} = {value!r}, but should be an int >= {least}")
+    if max_failures is not None and max_failures < 1:
+        raise ValueError(f"max_failures = {max_failures}, but should be >= 1")
+    default = CaseOptions()
+    options = CaseOptions(
+        activations=_names(activations, "activations") or default.activations,
+        output_activations=_names(output_activations, "output_activations"),
+        losses=_names(losses, "losses") or default.losses,
+        max_depth=max_depth,
+        max_width=max_width,
+        max_batch=max_batch,
+    )
+    limits = Limits(timeout=timeout, memory=memory_limit)
+    job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own)
+    if (executor is not None or workers > 1) and callable_impl is not None:
+        raise ValueError(
+            "workers > 1 or an executor needs an implementation importable by name (a "
+            "module-level function, or a MODULE:FUNCTION spec); use workers=1 for this one"
+        )
+    first = case if case is not None else 0
+    count = 1 if case is not None else cases
+    chunks = [
+        (start, min(start + CHUNK_CASES, first + count))
+        for start in range(first, first + count, CHUNK_CASES)
+    ]
+    jsonl_file = open(Path(jsonl).resolve(), "a") if jsonl is not None else None  # noqa: SIM115
+    began = time.perf_counter()
+    try:
+        with _one_torch_thread():
+            caller_for(job)  # the import, here and now: a failure is ImplementationError
+            tally, stopped, run_own = _run(
+                job, chunks, workers, executor, max_failures, progress, jsonl_file
+            )
+            _shrink_first(job, tally, shrink_failures, workers, executor)
+    finally:
+        if jsonl_file is not None:
+            jsonl_file.close()
+    return Report.from_tally(
+        tally,
+        impl=spec or repr(impl),
+        seed=seed,
+        seconds=time.perf_counter() - began,
+        isolated=isolated,
+        own=own or run_own,
+        stopped=stopped,
+    )
+
+
+def _run(
+    job: Job,
+    chunks: list[tuple[int, int]],
+    workers: int,
+    executor: Executor | None,
+    max_failures: int | None,
+    progress: Callable[[int, int, int], None] | None,
+    jsonl: IO[str] | None,
+) -> tuple[Tally, str | None, bool]:
+    """Judge every chunk; merge as they come. Returns the tally, why it stopped early (or
+    None), and whether the implementation was the gate's own."""
+    total = sum(stop - start for start, stop in chunks)
+    tally = Tally(first_index=chunks[0][0])
+    own = False
+    done = 0
+
+    def take(result: ChunkResult) -> bool:
+        nonlocal done, own
+        tally.merge(result.tally)
+        own = own or result.own
+        done += len(result.tally.outcomes)
+        if jsonl is not None:
+            for failure in result.tally.failures:
+                jsonl.write(json.dumps(jsonable(failure.to_dict()), allow_nan=False) + "\n")
+            jsonl.flush()
+        if progress is not None:
+            progress(done, total, tally.failed)
+        return max_failures is not None and tally.failed >= max_failures
+
+    def stop_note() -> str:
+        return f"after {tally.failed} failing cases (max_failures {max_failures})"
+
+    if executor is None and workers == 1:
+        for start, stop in chunks:
+            if take(run_chunk(job, start, stop)):
+                return tally, stop_note(), own
+        return tally, None, own
+    with _pool(workers, executor) as pool:
+        futures: list[Future] = [pool.submit(run_chunk, job, start, stop) for start, stop in chunks]
+        for future in as_completed(futures):
+            if take(future.result()):
+                for other in futures:
+                    other.cancel()
+                return tally, stop_note(), own
+    return tally, None, own
+
+
+def _shrink_first(
+    job: Job, tally: Tally, count: int, workers: int, executor: Executor | None
+) -> None:
+    """Replace the first `count` kept failures by their shrunk versions, where the executor
+    (or this process) finds a smaller failing case."""
+    chosen = tally.failures[:count]
+    if not chosen:
+        return
+    indices = [f.case["index"] for f in chosen]
+    if executor is None and workers == 1:
+        shrunk = [shrink_failure(job, index) for index in indices]
+    else:
+        with _pool(min(workers, len(indices)), executor) as pool:
+            shrunk = list(pool.map(shrink_failure, [job] * len(indices), indices))
+    replaced: dict[int, Failure] = {
+        index: failure for index, failure in zip(indices, shrunk, strict=True) if failure
+    }
+    tally.failures = [replaced.get(f.case["index"], f) for f in tally.failures]
+
+
+@contextmanager
+def _pool(workers: int, executor: Executor | None) -> Iterator[Executor]:
+    """The executor given, or a local pool of `workers` spawned processes."""
+    if executor is not None:
+        yield executor
+        return
+    context = multiprocessing.get_context("spawn")  # fork after torch has threads can hang
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+        yield pool
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Cases are tiny: torch's thread pool costs ~10x more than the work (0.9 ms per mirror
+    call on one thread against 9.4 ms on two, measured on this project's 2-core machines)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
