@@ -68,7 +68,7 @@ def real_number(minimum: float, maximum: float) -> Callable[[str], float]:
     return parse
 
 
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def byte_size(minimum: int, maximum: int) -> Callable[[str], int]:

@@ -80,11 +80,13 @@ def caller_for(job: Job) -> Caller:
     return _CALLERS[key]
 
 
-def close_callers() -> None:
-    """Close every caller of this process (their child processes end)."""
-    while _CALLERS:
-        _, caller = _CALLERS.popitem()
-        caller.close()
+def close_callers(job: Job | None = None) -> None:
+    """Close the caller of `job` in this process, or every caller (their children end)."""
+    keys = [job.key()] if job is not None else list(_CALLERS)
+    for key in keys:
+        caller = _CALLERS.pop(key, None)
+        if caller is not None:
+            caller.close()
 
 
 atexit.register(close_callers)

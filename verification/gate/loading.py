@@ -47,11 +47,12 @@ def parse_spec(spec: str) -> Spec:
 
 
 def is_own(path: str | None) -> bool:
-    """Whether a module file belongs to this project's own packages."""
+    """Whether a module file is this project's own reference (reference/, not its tests)."""
     if not path:
         return False
     resolved = Path(path).resolve()
-    return any(resolved.is_relative_to(OWN_ROOT / name) for name in OWN_PACKAGES)
+    own = OWN_ROOT / "reference"
+    return resolved.is_relative_to(own) and not resolved.is_relative_to(own / "tests")
 
 
 def _shadowing_file(name: str, folder: Path) -> Path | None:
@@ -88,7 +89,7 @@ def load_implementation(spec: str, *, isolated: bool) -> tuple[Callable, str | N
             shadow = _shadowing_file(top, Path(cwd))
             if isolated:
                 _purge(top)
-            elif shadow is not None and not is_own(str(shadow)):
+            elif shadow is not None and not Path(shadow).resolve().is_relative_to(OWN_ROOT):
                 raise ImplementationError(
                     f"--impl {spec}: {shadow} has the name of this project's own package "
                     f"{top!r}, which the gate's process already uses: run the gate isolated "

@@ -28,10 +28,11 @@ from verification.gate.chunks import (
     ChunkResult,
     Job,
     caller_for,
+    close_callers,
     run_chunk,
     shrink_failure,
 )
-from verification.gate.isolation import DEFAULT_MEMORY, Limits
+from verification.gate.isolation import DEFAULT_MEMORY, IMPORT_TIMEOUT, Limits
 from verification.gate.loading import spec_of
 from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report
@@ -104,7 +105,8 @@ def check(
     workers: processes of a local pool; executor: any concurrent.futures.Executor instead
         (e.g. a Dask client's get_executor()); the report is the same as a serial run's.
     in_process: run the implementation in this process (not isolated: for debugging).
-    timeout, memory_limit: the limits of one call (seconds; bytes of resident memory).
+    timeout, memory_limit: the limits of one call (seconds, also of the import; bytes of
+        resident memory).
     max_failures: stop after this many failing cases; jsonl: a file to which every failure
         is appended, as a line of JSON, as soon as it is found.
     progress: called as progress(done, total, failed) as chunks finish.
@@ -132,7 +134,11 @@ def check(
         max_width=max_width,
         max_batch=max_batch,
     )
-    limits = Limits(timeout=timeout, memory=memory_limit)
+    limits = Limits(
+        timeout=timeout,
+        memory=memory_limit,
+        import_timeout=timeout if timeout is not None else IMPORT_TIMEOUT,
+    )
     job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own)
     if (executor is not None or workers > 1) and callable_impl is not None:
         raise ValueError(
@@ -148,13 +154,13 @@ def check(
     jsonl_file = open(Path(jsonl).resolve(), "a") if jsonl is not None else None  # noqa: SIM115
     began = time.perf_counter()
     try:
-        with _one_torch_thread():
-            caller_for(job)  # the import, here and now: a failure is ImplementationError
-            tally, stopped, run_own = _run(
-                job, chunks, workers, executor, max_failures, progress, jsonl_file
-            )
-            _shrink_first(job, tally, shrink_failures, workers, executor)
+        caller_for(job)  # the import, here and now (before torch): ImplementationError
+        serial = executor is None and workers == 1
+        with _one_torch_thread(), _pool(workers, executor, serial) as pool:
+            tally, stopped, run_own = _run(job, chunks, pool, max_failures, progress, jsonl_file)
+            _shrink_first(job, tally, shrink_failures, pool)
     finally:
+        close_callers(job)  # before any report is written: the child ends here
         if jsonl_file is not None:
             jsonl_file.close()
     return Report.from_tally(
@@ -171,14 +177,13 @@ def check(
 def _run(
     job: Job,
     chunks: list[tuple[int, int]],
-    workers: int,
-    executor: Executor | None,
+    pool: Executor | None,
     max_failures: int | None,
     progress: Callable[[int, int, int], None] | None,
     jsonl: IO[str] | None,
 ) -> tuple[Tally, str | None, bool]:
-    """Judge every chunk; merge as they come. Returns the tally, why it stopped early (or
-    None), and whether the implementation was the gate's own."""
+    """Judge every chunk, here (pool None) or on the pool; merge as they come. Returns the
+    tally, why it stopped early (or None), and whether the implementation was the gate's own."""
     total = sum(stop - start for start, stop in chunks)
     tally = Tally(first_index=chunks[0][0])
     own = False
@@ -200,35 +205,30 @@ def _run(
     def stop_note() -> str:
         return f"after {tally.failed} failing cases (max_failures {max_failures})"
 
-    if executor is None and workers == 1:
+    if pool is None:
         for start, stop in chunks:
             if take(run_chunk(job, start, stop)):
                 return tally, stop_note(), own
         return tally, None, own
-    with _pool(workers, executor) as pool:
-        futures: list[Future] = [pool.submit(run_chunk, job, start, stop) for start, stop in chunks]
-        for future in as_completed(futures):
-            if take(future.result()):
-                for other in futures:
-                    other.cancel()
-                return tally, stop_note(), own
+    futures: list[Future] = [pool.submit(run_chunk, job, start, stop) for start, stop in chunks]
+    for future in as_completed(futures):
+        if take(future.result()):
+            for other in futures:
+                other.cancel()
+            return tally, stop_note(), own
     return tally, None, own
 
 
-def _shrink_first(
-    job: Job, tally: Tally, count: int, workers: int, executor: Executor | None
-) -> None:
-    """Replace the first `count` kept failures by their shrunk versions, where the executor
-    (or this process) finds a smaller failing case."""
-    chosen = tally.failures[:count]
-    if not chosen:
+def _shrink_first(job: Job, tally: Tally, count: int, pool: Executor | None) -> None:
+    """Replace the first `count` kept failures by their shrunk versions, where this process
+    (pool None) or the pool finds a smaller failing case."""
+    indices = [f.case["index"] for f in tally.failures[:count]]
+    if not indices:
         return
-    indices = [f.case["index"] for f in chosen]
-    if executor is None and workers == 1:
+    if pool is None:
         shrunk = [shrink_failure(job, index) for index in indices]
     else:
-        with _pool(min(workers, len(indices)), executor) as pool:
-            shrunk = list(pool.map(shrink_failure, [job] * len(indices), indices))
+        shrunk = list(pool.map(shrink_failure, [job] * len(indices), indices))
     replaced: dict[int, Failure] = {
         index: failure for index, failure in zip(indices, shrunk, strict=True) if failure
     }
@@ -236,8 +236,11 @@ def _shrink_first(
 
 
 @contextmanager
-def _pool(workers: int, executor: Executor | None) -> Iterator[Executor]:
-    """The executor given, or a local pool of `workers` spawned processes."""
+def _pool(workers: int, executor: Executor | None, serial: bool) -> Iterator[Executor | None]:
+    """None for a serial run, the executor given, or a local pool of `workers` processes."""
+    if serial:
+        yield None
+        return
     if executor is not None:
         yield executor
         return

@@ -177,7 +177,7 @@ class Report:
         own = " (this project's own reference)" if self.own else ""
         lines = [
             f"backprop-gate: {printable(self.impl)}{own}, {self.cases} cases from seed "
-            f"{self.seed} in {self.seconds:.1f} s ({rate:.0f} cases/s)",
+            f"{self.seed} in {self.seconds:.1f} s ({rate:.3g} cases/s)",
         ]
         if not self.isolated:
             lines.append(

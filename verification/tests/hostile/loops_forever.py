@@ -1,0 +1,6 @@
+"""Never returns."""
+
+
+def gradients(arch, params, x, y):
+    while True:
+        pass

@@ -1,0 +1,5 @@
+"""Raises GeneratorExit, a BaseException that is not an Exception."""
+
+
+def gradients(arch, params, x, y):
+    raise GeneratorExit
