@@ -70,9 +70,9 @@ def parser() -> argparse.ArgumentParser:
         "--timeout",
         type=real_number(*TIMEOUT_BOUNDS),
         metavar="SECONDS",
-        help=f"seconds one call may take, {TIMEOUT_BOUNDS[0]:g}..{TIMEOUT_BOUNDS[1]:g}, and the "
-        "import (default: 5 s plus 1 s per 1e8 multiply-adds of the case; 60 s more for a "
-        "child's first call, and 60 s for the import)",
+        help=f"seconds one call may take, {TIMEOUT_BOUNDS[0]:g}..{TIMEOUT_BOUNDS[1]:g}, and "
+        "the import (at least 5 s) (default: 5 s plus 1 s per 1e8 multiply-adds of the case, "
+        "60 s more for a child's first call, and 60 s for the import)",
     )
     p.add_argument(
         "--memory-limit",

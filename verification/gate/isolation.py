@@ -60,7 +60,11 @@ FIRST_CALL_EXTRA = 60.0
 (torch, JAX: a few seconds) lazily, on its first call."""
 
 IMPORT_TIMEOUT = 60.0
-"""Seconds the child may take to import the implementation."""
+"""Seconds the child may take to import the implementation, by default."""
+
+IMPORT_FLOOR = 5.0
+"""Seconds the import may always take, whatever --timeout says: the child itself needs up to a
+second or so to start Python and import NumPy on a loaded machine."""
 
 DEFAULT_MEMORY = 4 << 30
 """Bytes of resident memory the child may use: 4 GiB (torch takes about 0.3 GiB to import)."""

