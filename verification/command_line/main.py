@@ -16,10 +16,10 @@ not run as asked, with a one-line reason on stderr and no traceback.
 """
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 
 from verification.command_line import stepsize
 from verification.command_line.options import (
@@ -155,9 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     json_path, junit_path, jsonl_path = map(resolved, (args.json, args.junit_xml, args.jsonl))
+    client = None
     try:
         options = case_options(args)
-        executor = _cluster(args.scheduler) if args.scheduler else None
+        client = _cluster(args.scheduler) if args.scheduler else None
+        executor = client.get_executor() if client is not None else None
         from verification.gate.run import check  # the oracles load torch: after the parse
 
         report = check(
@@ -184,11 +186,18 @@ def _gate(args: argparse.Namespace) -> int:
     except (CommandLineError, ImplementationError, ValueError, TypeError, OSError) as exc:
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
+    finally:
+        if client is not None:  # the workers' child processes end before the report is out
+            from verification.gate.chunks import close_callers
+
+            with contextlib.suppress(Exception):
+                client.run(close_callers)
+            client.close()
     return report.finish(PROG, json_path=json_path, junit_path=junit_path)
 
 
-def _cluster(address: str) -> Executor:
-    """An executor on the Dask cluster at `address`; CommandLineError if there is none."""
+def _cluster(address: str) -> "distributed.Client":  # noqa: F821
+    """A client of the Dask cluster at `address`; CommandLineError if there is none."""
     try:
         from distributed import Client
     except ImportError:
@@ -199,7 +208,7 @@ def _cluster(address: str) -> Executor:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise CommandLineError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    return client.get_executor()
+    return client
 
 
 def _progress() -> Callable[[int, int, int], None]:

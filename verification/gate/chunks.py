@@ -14,6 +14,7 @@ check), but which of its cases fail first may then depend on how the chunks were
 """
 
 import atexit
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ class Job:
     own: bool = False  # the default run: the spec is the gate's own reference
 
     def key(self) -> tuple:
-        return (self.spec, id(self.impl), self.isolated, self.limits)
+        """This job's caller in this thread: a cluster worker may run chunks in threads, and a
+        child process serves one caller at a time."""
+        return (self.spec, id(self.impl), self.isolated, self.limits, threading.get_ident())
 
 
 @dataclass
@@ -82,7 +85,7 @@ def caller_for(job: Job) -> Caller:
 
 def close_callers(job: Job | None = None) -> None:
     """Close the caller of `job` in this process, or every caller (their children end)."""
-    keys = [job.key()] if job is not None else list(_CALLERS)
+    keys = [job.key()] if job is not None else list(_CALLERS)  # (from any thread, if None)
     for key in keys:
         caller = _CALLERS.pop(key, None)
         if caller is not None:
