@@ -3,7 +3,7 @@
 Over the first N cases (default 1,000) of the gate's default stream (draw_case(seed, i,
 CaseOptions())), one process, one core:
 
-1. cost: the time of verification.exact_witness.exact_backprop per case, with every quantity
+1. cost: the time of verification.oracles.exact.exact_backprop per case, with every quantity
    resolved (need=QUANTITIES) and with the gradients only (need=GRADIENTS, what a gate needs),
    median, 99th percentile and max, against reference.gradients on the same case (ratio of
    medians); how many cases needed more than the first precision, the final precision of each,
@@ -31,9 +31,9 @@ import time
 import numpy as np
 
 import reference
-from verification import exact_witness as ew
 from verification.cases import CaseOptions, draw_case
-from verification.tolerance import allowance
+from verification.oracles import exact as ew
+from verification.oracles.tolerance import allowance
 
 ALLOWANCE_ROWS = (16, 1024)  # rows for entries whose allowance is at most this many ULPs
 

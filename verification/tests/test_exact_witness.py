@@ -1,4 +1,4 @@
-"""Tests of the exact witness (verification/exact_witness.py).
+"""Tests of the exact witness (verification/oracles/exact.py).
 
 The witness is checked against an independent oracle: backprop written entry by entry in
 mpmath at MP_DIGITS decimal digits with the textbook formulas (1 - tanh^2, sigma (1 - sigma),
@@ -19,9 +19,9 @@ from flint import arb
 
 import reference
 from reference import Architecture
-from verification import exact_witness as ew
 from verification.cases import CaseOptions, draw_case
-from verification.tolerance import allowance
+from verification.oracles import exact as ew
+from verification.oracles.tolerance import allowance
 
 ONE_BALL = arb(1)
 GELU_SLOPE = ew.ACTIVATIONS["gelu_tanh"].dphi  # the witness's own, before any planting
@@ -65,7 +65,8 @@ MP_DPHI = {
 
 
 def mp_loss(loss, h, y):
-    """(E, dE/dh^L) with the textbook formulas of CONTRACT section 3, h an (n, n_L) mpf array."""
+    """(E, dE/dh^L) with the textbook formulas (docs/contract.md, section 3), h an (n, n_L) mpf
+    array."""
     n, width = h.shape
     if loss == "squared_error":
         d = h - y

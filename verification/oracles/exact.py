@@ -1,7 +1,7 @@
 """The exact witness: backprop in ball arithmetic, every entry correctly rounded to float64.
 
-For one case (arch, params, x, y of CONTRACT section 4) this module computes E and, for every
-layer l = 1..L, z^l, h^l, delta^l, dE/dW^l and dE/db^l from the float64 inputs exactly as
+For one case (arch, params, x, y: docs/contract.md, section 4) this module computes E and, for
+every layer l = 1..L, z^l, h^l, delta^l, dE/dW^l and dE/db^l from the float64 inputs exactly as
 given, in the seed's equations,
 
     forward    z^l = h^{l-1} W^l + b^l,  h^l = phi_l(z^l)
@@ -48,7 +48,7 @@ gate's kinks regime) a sum D is an exact ball, and so is D / n whenever it is a 
 a float64 tie then rounds to even. Divided first, the same value would come as a sum of
 inexact terms D_i / n whose ball straddles the tie at every precision (4 of 1,000 gate cases).
 
-Kinks (CONTRACT section 2). A relu, leaky_relu or elu unit whose z is exactly 0 (a ball of
+Kinks (docs/contract.md, section 2). A relu, leaky_relu or elu unit whose z is exactly 0 (a ball of
 radius 0 at 0) takes the contract's slope: relu'(0) = 0, leaky_relu'(0) = 0.01, elu'(0) = 1.
 A ball that contains 0 but is not exactly 0 takes a ball holding the slopes of both sides
 (relu: [0, 1]; leaky_relu: [0.01, 1]): every quantity that depends on that slope by more than
@@ -61,9 +61,8 @@ The leaky slope is the double 0.01 (0.01000000000000000020816681711721685...), n
 negative_slope=0.01 and the reference's LEAKY_SLOPE are that double), so the witness certifies
 the function they are asked to compute. The real 1/100 would move every leaky gradient by a
 relative 2.1e-17, a tenth to a fifth of an ULP, and flip some roundings for no fault of
-theirs. The
-constants of gelu_tanh, on the other hand, are the real sqrt(2/pi) and 0.044715 (CONTRACT
-section 2), enclosed in balls at the working precision.
+theirs. The constants of gelu_tanh, on the other hand, are the real sqrt(2/pi) and 0.044715
+(docs/contract.md, section 2), enclosed in balls at the working precision.
 
 Limits. python-flint's working precision is process-global: do not call exact_backprop from two
 threads at once (the gate runs cases in processes). The cost per gate case is 0.8 ms median,
@@ -416,7 +415,7 @@ class ExactBackprop:
 
     @property
     def grads(self) -> list[tuple[ExactArray, ExactArray]]:
-        """[(dE/dW^l, dE/db^l) for l = 1..L], in the order of CONTRACT section 4."""
+        """[(dE/dW^l, dE/db^l) for l = 1..L], in the order of docs/contract.md, section 4."""
         return [(self.grad_W[l], self.grad_b[l]) for l in sorted(self.grad_W)]
 
     def arrays(self, names: Collection[str] = QUANTITIES) -> Iterator[ExactArray]:
@@ -590,7 +589,7 @@ ACTIVATIONS: dict[str, BallActivation] = {
         BallActivation("gelu_tanh", _gelu_tanh, _dgelu_tanh),
     )
 }
-"""Each activation of CONTRACT section 2 in ball arithmetic (softplus' = sigma)."""
+"""Each activation of docs/contract.md, section 2 in ball arithmetic (softplus' = sigma)."""
 
 
 def _elementwise(f: Callable[[arb], arb], balls: Balls) -> Balls:
@@ -651,8 +650,8 @@ LOSSES: dict[str, Callable[[Balls, np.ndarray], tuple[arb, Balls]]] = {
     "cross_entropy": _cross_entropy,
     "binary_cross_entropy": _binary_cross_entropy,
 }
-"""Each loss of CONTRACT section 3 in ball arithmetic: (h^L, y) -> (n E, n dE/dh^L), the batch
-sums; the 1/n of the batch mean is applied when the results are built (_backprop_at)."""
+"""Each loss (docs/contract.md, section 3) in ball arithmetic: (h^L, y) -> (n E, n dE/dh^L),
+the batch sums; the 1/n of the batch mean is applied when the results are built (_backprop_at)."""
 
 
 def _sum_list(terms: Sequence[arb]) -> arb:
@@ -731,7 +730,7 @@ def bias_gradient(delta: Balls) -> Balls:
 
 
 class ArchitectureLike(Protocol):
-    """What the witness reads of an architecture (CONTRACT section 4)."""
+    """What the witness reads of an architecture (docs/contract.md, section 4)."""
 
     sizes: tuple[int, ...]
     activations: tuple[str, ...]
