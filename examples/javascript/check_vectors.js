@@ -5,7 +5,7 @@
 //   node examples/javascript/check_vectors.js DIR RESULTS
 //
 // A result file has the vector file's name and holds
-//   {"schema_version": 1, "case": {"seed": S, "index": I},
+//   {"schema_version": 2, "case": {"seed": S, "index": I},
 //    "layers": [{"layer": 1, "grad_W": [[...], ...], "grad_b": [...]}, ...]}
 // JSON.stringify writes each number as the shortest decimal that reads back to the same
 // double, so nothing is lost on the way to the check.
@@ -16,7 +16,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { backprop } = require("./backprop.js");
 
-const SCHEMA_VERSION = 1; // the layout of verification/vectors.schema.json this reads
+const SCHEMA_VERSION = 2; // the layout of verification/vectors/schema.json this reads
 
 function resultOf(vector) {
   if (vector.schema_version !== SCHEMA_VERSION) {

@@ -1,10 +1,10 @@
 """What rounding can do to each activation: the facts the tolerance policy needs about it.
 
-The reference\'s Activation records say what each function is (its kink and the slopes either
+The reference's Activation records say what each function is (its kink and the slopes either
 side, whether it saturates, whether it is unbounded, whether it is exact on dyadic inputs).
-This module adds, per activation, what an implementation\'s rounding can do to it: how an error
-in z moves phi\'(z) (the curvature |phi\'\'|), and the sum of the absolute terms of the textbook
-formulas of phi and phi\' ("a few ULP of the terms", verification.oracles.tolerance). Every
+This module adds, per activation, what an implementation's rounding can do to it: how an error
+in z moves phi'(z) (the curvature |phi''|), and the sum of the absolute terms of the textbook
+formulas of phi and phi' ("a few ULP of the terms", verification.oracles.tolerance). Every
 activation of reference.ACTIVATIONS must have its record here; a test checks that none is
 missing.
 """

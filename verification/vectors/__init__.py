@@ -4,7 +4,7 @@
                computes from it (export, vector_of, schema)
     safe_json  read JSON that may be hostile (size and nesting limits, no recursion)
     load       the cases and gradients held by vector files
-    check      judge result files against vectors, through the gate\'s own value checks
+    check      judge result files against vectors, through the gate's own value checks
     command    `python -m verification vectors export|check|schema`
 
 A program in any language reads the vector files, computes the gradients its own way and

@@ -1,10 +1,11 @@
 """Judging result files against vectors, as the gate judges a Python implementation.
 
 `check_results(VECTORS, RESULTS)` reads RESULTS/case-IIII.json for every vector file and
-judges it: the file and its layout (missing, malformed), then the gate\'s own checks on the
+judges it: the file and its layout (missing, malformed), then the gate's own checks on the
 structure and finite values (verification.judge.call) and on every value
-(verification.judge.values, against the vector\'s gradients within
-A(implementation) + A(reference)). The report is the gate\'s, under a header of its own.
+(verification.judge.values, against the vector's exact gradients within A(implementation)
+plus one ULP of the vector's value: export.accepted_difference). The report is the gate's,
+under a header of its own.
 """
 
 import shlex
@@ -16,11 +17,11 @@ from verification.cases import Case, CaseOptions
 from verification.judge import Finding, Verdict
 from verification.judge.call import check_structure, expected_shapes, find_non_finite
 from verification.judge.returned import describe
-from verification.judge.values import ALLOWANCES, Witness, judge_values
+from verification.judge.values import Witness, judge_values
 from verification.oracles.precision import PRECISIONS
 from verification.oracles.tolerance import allowance
 from verification.report import Failure, Report, failure_from
-from verification.vectors.export import SCHEMA_VERSION
+from verification.vectors.export import SCHEMA_VERSION, accepted_difference
 from verification.vectors.load import Vector, VectorError, load_vectors
 from verification.vectors.safe_json import (
     MISSING,
@@ -33,7 +34,7 @@ from verification.vectors.safe_json import (
 
 RESULT_BYTES_FLOOR = 16 * 2**20  # parsing 16 MiB of numbers takes ~180 MB of memory at worst
 RESULT_SIZE_FACTOR = 4  # a result may repeat its vector whole and add its gradients, in 4x
-ORACLE = "the vector"  # what a mismatch is against, in its message
+ORACLE = "the vector's exact value"  # what a mismatch is against, in its message
 
 
 def _malformed(message: str, layer: int | None = None, param: str | None = None) -> Finding:
@@ -110,8 +111,8 @@ _NULL_NOTE = "; null in a result stands for NaN or Infinity (JSON.stringify writ
 
 def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
     """The gate's checks on the gradients in `path` against `vector`: the file, its layout,
-    the structure and finite values (verification.judge), then every entry within ALLOWANCES
-    allowances of the vector's gradients."""
+    the structure and finite values (verification.judge), then every entry within its
+    accepted difference (export.accepted_difference) of the vector's exact gradients."""
     case = vector.case
     if not path.exists():
         return Verdict(case, (Finding("missing", f"no result file {str(path)!r}"),))
@@ -135,7 +136,12 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
         return Verdict(case, (replace(non_finite, message=non_finite.message + note),))
     allowed = allowance(case.arch, case.params, case.x, case.y, dtype=dtype)
     witness = Witness(
-        ORACLE, vector.grads, [(ALLOWANCES * A_W, ALLOWANCES * A_b) for A_W, A_b in allowed]
+        ORACLE,
+        vector.grads,
+        [
+            (accepted_difference(g_W, A_W), accepted_difference(g_b, A_b))
+            for (g_W, g_b), (A_W, A_b) in zip(vector.grads, allowed, strict=True)
+        ],
     )
     found = judge_values(arrays, case, [witness])
     return Verdict(case, () if found is None else (found,))

@@ -1,9 +1,10 @@
-"""Writing golden vectors: one JSON file per case of the gate\'s stream.
+"""Writing golden vectors: one JSON file per case of the gate's stream.
 
-`export` writes case I of the gate\'s stream (verification.cases.draw_case) to
-DIR/case-IIII.json: the architecture, the parameters, x and y, and what the reference computes
-from them: E, every h^l, z^l and delta^l, the gradients, and on each gradient entry the largest
-difference that `check` accepts. The layout is fixed by schema.json, shipped with the package,
+`export` writes case I of the gate's stream (verification.cases.draw_case) to
+DIR/case-IIII.json: the architecture, the parameters, x and y, and the exact values of E, every
+h^l, z^l and delta^l and the gradients, each correctly rounded to float64 (the exact witness,
+verification.oracles.exact), and on each gradient entry the largest difference that `check`
+accepts. The layout is fixed by schema.json, shipped with the package,
 at SCHEMA_VERSION. Floats round-trip exactly: json writes a float as its repr, the shortest
 decimal that reads back as the same double, -0.0 and subnormals included. Cases are finite, so
 NaN and Infinity never occur (writing refuses them).
@@ -13,12 +14,15 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from reference import backprop
+import numpy as np
+
 from verification.cases import Case, CaseOptions, draw_case
-from verification.judge.values import ALLOWANCES
+from verification.oracles.exact import exact_backprop
 from verification.oracles.tolerance import allowance
 
-SCHEMA_VERSION = 1  # raised on any change of layout that a reader of the old one would misread
+SCHEMA_VERSION = 2
+"""Raised on any change of layout or meaning that a reader of the old one would misread: 2 holds
+the exact values, correctly rounded (1 held the reference's own)."""
 SCHEMA_FILE = "schema.json"  # package data of verification.vectors
 CASE_FILE = "case-{index:04d}.json"  # the same name in DIR and in RESULTS
 
@@ -30,24 +34,25 @@ def vector_of(case: Case, options: CaseOptions) -> dict:
     (n, n_{l-1} or n_l), y (n, n_L), or (n,) integer labels for cross_entropy.
     """
     arch = case.arch
-    trace = backprop(arch, case.params, case.x, case.y)
-    allowed = allowance(arch, case.params, case.x, case.y, trace=trace)
+    exact = exact_backprop(arch, case.params, case.x, case.y)
+    allowed = allowance(arch, case.params, case.x, case.y)
     layers = []
     for l in range(1, arch.L + 1):
-        W, b = case.params[l - 1]  # layer l is params[l - 1]; the trace is keyed by l itself
+        W, b = case.params[l - 1]  # layer l is params[l - 1]; the witness is keyed by l itself
         A_W, A_b = allowed[l - 1]
+        grad_W, grad_b = exact.grad_W[l].value, exact.grad_b[l].value
         layers.append(
             {
                 "layer": l,
                 "W": W.tolist(),
                 "b": b.tolist(),
-                "z": trace.z[l].tolist(),
-                "h": trace.h[l].tolist(),
-                "delta": trace.delta[l].tolist(),
-                "grad_W": trace.grad_W[l].tolist(),
-                "grad_b": trace.grad_b[l].tolist(),
-                "allowed_grad_W": (ALLOWANCES * A_W).tolist(),
-                "allowed_grad_b": (ALLOWANCES * A_b).tolist(),
+                "z": exact.z[l].value.tolist(),
+                "h": exact.h[l].value.tolist(),
+                "delta": exact.delta[l].value.tolist(),
+                "grad_W": grad_W.tolist(),
+                "grad_b": grad_b.tolist(),
+                "allowed_grad_W": accepted_difference(grad_W, A_W).tolist(),
+                "allowed_grad_b": accepted_difference(grad_b, A_b).tolist(),
             }
         )
     return {
@@ -72,9 +77,19 @@ def vector_of(case: Case, options: CaseOptions) -> dict:
         "n": case.n,
         "x": case.x.tolist(),
         "y": case.y.tolist(),
-        "E": float(trace.E),
+        "E": float(exact.E.value),
         "layers": layers,
+        "unresolved": exact.unresolved(),
     }
+
+
+def accepted_difference(exact: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """The largest |got - exact| a correct result may show against a vector's value `exact`:
+    its allowance A (a correct implementation is within A of the exact gradient), plus one ULP
+    of `exact` (the vector holds the exact gradient correctly rounded, within half an ULP, or,
+    where the witness left an entry unresolved, the double next to a ball far narrower than
+    an ULP)."""
+    return allowed + np.spacing(np.abs(exact))
 
 
 def to_json(value: object, indent: str = "") -> str:

@@ -1,4 +1,4 @@
-"""Loading vector files: the cases they hold and the reference\'s gradients of them."""
+"""Loading vector files: the cases they hold and the reference's gradients of them."""
 
 from dataclasses import dataclass
 from pathlib import Path
