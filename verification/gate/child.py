@@ -105,7 +105,7 @@ def _serve_gate() -> None:
     _limit(resource.RLIMIT_FSIZE, init["file_size"])
     sys.path[:] = list(dict.fromkeys([os.getcwd(), *init["sys_path"]]))
     try:
-        impl, module_file = load_implementation(init["spec"], isolated=True)
+        impl, module_file = load_implementation(init["spec"], isolated=True, own=init["own"])
     except ImplementationError as exc:
         protocol.write_message(answers, {"status": "import_failed", "message": str(exc)})
         return

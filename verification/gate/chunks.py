@@ -72,13 +72,11 @@ def caller_for(job: Job) -> Caller:
     key = job.key()
     if key not in _CALLERS:
         if job.isolated:
-            _CALLERS[key] = Isolated(job.spec, job.limits)  # type: ignore[arg-type]
+            _CALLERS[key] = Isolated(job.spec, job.limits, job.own)  # type: ignore[arg-type]
         else:
-            impl = (
-                job.impl
-                if job.impl is not None
-                else load_implementation(job.spec, isolated=False)[0]
-            )  # type: ignore[arg-type]
+            impl = job.impl
+            if impl is None:
+                impl, _ = load_implementation(job.spec, isolated=False, own=job.own)  # type: ignore[arg-type]
             _CALLERS[key] = InProcess(impl)
     return _CALLERS[key]
 

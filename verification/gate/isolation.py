@@ -170,8 +170,8 @@ class Isolated:
 
     isolated = True
 
-    def __init__(self, spec: str, limits: Limits = Limits()) -> None:
-        self.spec, self.limits = spec, limits
+    def __init__(self, spec: str, limits: Limits = Limits(), own: bool = False) -> None:
+        self.spec, self.limits, self.own_spec = spec, limits, own
         self.arguments = Arguments()
         self.process: subprocess.Popen | None = None
         self.own = False  # the spec resolved to this project's own code
@@ -209,6 +209,7 @@ class Isolated:
             self.requests,
             {
                 "spec": self.spec,
+                "own": self.own_spec,
                 "sys_path": [p for p in sys.path if p],
                 "arguments": self.arguments.path,
                 "address_space": limits.memory + ADDRESS_SPACE_HEADROOM,

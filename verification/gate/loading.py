@@ -9,6 +9,7 @@ impossible, and the run stops with one line saying what was found where.
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -55,14 +56,6 @@ def is_own(path: str | None) -> bool:
     return resolved.is_relative_to(own) and not resolved.is_relative_to(own / "tests")
 
 
-def _shadowing_file(name: str, folder: Path) -> Path | None:
-    """A module or package called `name` in `folder`, if there is one."""
-    for candidate in (folder / f"{name}.py", folder / name / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _purge(top: str) -> None:
     """Forget the imported modules of package `top`, so that a user's module of that name can be
     imported (in the child only: the gate's code that needs them has already bound them)."""
@@ -70,32 +63,32 @@ def _purge(top: str) -> None:
         del sys.modules[name]
 
 
-def load_implementation(spec: str, *, isolated: bool) -> tuple[Callable, str | None]:
+def load_implementation(
+    spec: str, *, isolated: bool, own: bool = False
+) -> tuple[Callable, str | None]:
     """The callable named by `spec` and the file of its module; ImplementationError with a
     one-line reason if it cannot be loaded.
 
-    `isolated` is True in the child process, where a user's module named like one of the
-    gate's packages replaces it; False in the gate's own process, where that is refused.
+    `isolated` is True in the child process: there a user's module named like one of the
+    gate's packages, anywhere on the path before the gate's, replaces the gate's (unless `own`:
+    the gate's default, its own reference). In the gate's own process that is refused.
     """
     parsed = parse_spec(spec)
     cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    if parsed.is_path:
-        module = _load_file(parsed)
-    else:
-        top = parsed.module.split(".")[0]
-        if top in OWN_PACKAGES and top in sys.modules:
-            shadow = _shadowing_file(top, Path(cwd))
-            if isolated:
-                _purge(top)
-            elif shadow is not None and not Path(shadow).resolve().is_relative_to(OWN_ROOT):
-                raise ImplementationError(
-                    f"--impl {spec}: {shadow} has the name of this project's own package "
-                    f"{top!r}, which the gate's process already uses: run the gate isolated "
-                    "(without --in-process) to judge it, or rename it"
-                )
-        module = _import(parsed)
+    sys.path[:] = [cwd, *(p for p in sys.path if p not in (cwd, ""))]
+    for top in OWN_PACKAGES:
+        shadow = _shadowing(top)
+        if shadow is None or own:
+            continue
+        if isolated:
+            _purge(top)
+        else:  # the implementation, or what it imports, would get the gate's module instead
+            raise ImplementationError(
+                f"--impl {spec}: {shadow} has the name of this project's own package "
+                f"{top!r}, which the gate's process already uses: run the gate isolated "
+                "(without --in-process) to judge it, or rename it"
+            )
+    module = _load_file(parsed) if parsed.is_path else _import(parsed)
     impl = module
     for part in parsed.attr.split("."):
         try:
@@ -109,6 +102,18 @@ def load_implementation(spec: str, *, isolated: bool) -> tuple[Callable, str | N
             f"--impl {spec}: {parsed.attr!r} is a {type(impl).__name__}, not a callable"
         )
     return impl, getattr(module, "__file__", None)
+
+
+def _shadowing(top: str) -> str | None:
+    """Where a fresh `import top` would now find a module that is not the gate's own package,
+    if the gate's is loaded and something else comes first on the path."""
+    if top not in sys.modules:
+        return None
+    found = importlib.machinery.PathFinder.find_spec(top, sys.path)
+    origin = found.origin if found is not None else None
+    if origin is None or Path(origin).resolve().is_relative_to(OWN_ROOT / top):
+        return None
+    return origin
 
 
 def _import(parsed: Spec) -> object:
