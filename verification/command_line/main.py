@@ -54,11 +54,15 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--impl",
+        metavar="MODULE:FUNCTION",
         help="MODULE:FUNCTION or PATH/TO/FILE.py:FUNCTION (default: this project's reference)",
     )
     add_case_options(p)
     p.add_argument(
-        "--case", type=bounded("case"), help="judge only case I of the stream (a reproduction)"
+        "--case",
+        type=bounded("case"),
+        metavar="INDEX",
+        help="judge only case INDEX of the stream (a reproduction)",
     )
     p.add_argument(
         "--dtype",
@@ -91,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--workers",
         type=bounded("workers"),
+        metavar="N",
         default=1,
         help=f"local processes to spread the cases over, {bounds_text('workers')} (1); the "
         "report is the same as a serial run's",
@@ -111,30 +116,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jsonl", metavar="PATH", help="append each failure to PATH as JSON Lines, as found"
     )
-    commands = p.add_subparsers(dest="command", metavar="{vectors,stepsize}")
-    vectors.configure(
-        commands.add_parser(
-            "vectors",
-            prog=vectors.PROG,
-            help="golden test vectors: the gate for code in any language",
-            description="Golden test vectors: the gate for gradient code in any language.",
+    commands = p.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for name, module in SUBCOMMANDS.items():
+        module.configure(
+            commands.add_parser(
+                name, prog=module.PROG, help=module.SUMMARY, description=module.DESCRIPTION
+            )
         )
-    )
-    stepsize.configure(
-        commands.add_parser(
-            "stepsize",
-            prog=stepsize.PROG,
-            help="the error of finite differences against the step size",
-            description=stepsize.DESCRIPTION,
-        )
-    )
     return p
 
 
-RUN: dict[str, Callable[[argparse.Namespace], int]] = {
-    "vectors": vectors.run,
-    "stepsize": stepsize.run,
-}
+SUBCOMMANDS = {"vectors": vectors, "stepsize": stepsize}
+"""`python -m verification NAME ...`: each module has PROG, SUMMARY, DESCRIPTION, configure(p)
+(its arguments) and run(args) -> exit status."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,13 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
         if extra:
-            prog = {"vectors": vectors.PROG, "stepsize": stepsize.PROG}.get(args.command, PROG)
+            prog = SUBCOMMANDS[args.command].PROG if args.command else PROG
             raise CommandLineError(f"unrecognized arguments: {' '.join(extra)}", prog)
     except CommandLineError as exc:
         print(f"{exc.prog or PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     if args.command is not None:
-        return RUN[args.command](args)
+        return SUBCOMMANDS[args.command].run(args)
     return _gate(args)
 
 

@@ -147,25 +147,33 @@ def add_case_options(p: argparse.ArgumentParser, *, cases: bool = True) -> None:
         p.add_argument(
             "--cases",
             type=bounded("cases"),
+            metavar="N",
             default=200,
             help=f"number of cases, {bounds_text('cases')} (200)",
         )
     p.add_argument(
-        "--seed", type=bounded("seed"), default=0, help="seed of the case stream, >= 0 (0)"
+        "--seed",
+        type=bounded("seed"),
+        default=0,
+        metavar="S",
+        help="seed of the case stream, >= 0 (0)",
     )
     p.add_argument(
         "--activations",
         type=names_option(ACTIVATIONS, "activation"),
+        metavar="NAME,...",
         help="comma-separated activations to draw from (all)",
     )
     p.add_argument(
         "--output-activations",
         type=names_option(ACTIVATIONS, "activation"),
+        metavar="NAME,...",
         help="comma-separated activations for the output layer alone (as --activations)",
     )
     p.add_argument(
         "--losses",
         type=names_option(LOSSES, "loss"),
+        metavar="NAME,...",
         help="comma-separated losses to draw from (all)",
     )
     for name, default, what in (
@@ -177,6 +185,7 @@ def add_case_options(p: argparse.ArgumentParser, *, cases: bool = True) -> None:
             "--" + name.replace("_", "-"),
             type=bounded(name),
             default=default,
+            metavar={"max_depth": "L", "max_width": "N", "max_batch": "N"}[name],
             help=f"{what}, {bounds_text(name)} ({default})",
         )
 

@@ -23,6 +23,7 @@ from verification.oracles.stepsize import Entry, choose_case, measure, plot, tab
 from verification.report.files import survive_closed_pipe
 
 PROG = "backprop-gate stepsize"
+SUMMARY = "the error of finite differences against the step size"
 INSTALL_PLOT = "pip install 'backprop-oracle[plot]' (or pip install matplotlib)"
 
 

@@ -29,6 +29,8 @@ from verification.vectors.check import check_results
 from verification.vectors.export import SCHEMA_FILE, SCHEMA_VERSION, export, schema_text
 
 PROG = "backprop-gate vectors"
+SUMMARY = "golden test vectors: the gate for code in any language"
+DESCRIPTION = "Golden test vectors: the gate for gradient code in any language."
 
 
 def configure(p: argparse.ArgumentParser) -> None:
