@@ -11,6 +11,7 @@ are shrunk to a smallest failing case, and everything is gathered into a Report 
 does not grow with the number of cases.
 """
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -156,7 +157,8 @@ def check(
     try:
         caller_for(job)  # the import, here and now (before torch): ImplementationError
         serial = executor is None and workers == 1
-        with _one_torch_thread(), _pool(workers, executor, serial) as pool:
+        torch_here = _one_torch_thread() if serial else contextlib.nullcontext()
+        with torch_here, _pool(workers, executor, serial) as pool:
             tally, stopped, run_own = _run(job, chunks, pool, max_failures, progress, jsonl_file)
             _shrink_first(job, tally, shrink_failures, pool)
     finally:
