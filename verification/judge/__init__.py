@@ -69,7 +69,13 @@ def judge(
             if values is None:
                 oracles = oracles_of(case, dtype)
                 skipped = oracles.finite_differences.skipped_count
-                values = judge_values(grads, case, witnesses_of(oracles))
+                values = judge_values(
+                    grads,
+                    case,
+                    witnesses_of(oracles),
+                    exact=lambda: oracles.exact,
+                    allowed=oracles.allowed,
+                )
             found = [f for f in (malformed, values) if f is not None]
             if not found and oracles is not None:
                 found = [f for f in [_second_call(caller, case, grads, oracles, dtype)] if f]

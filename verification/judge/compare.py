@@ -14,7 +14,12 @@ from reference.types import Params
 
 @dataclass(frozen=True)
 class Mismatch:
-    """Entries of dE/d{param}^{layer} beyond their allowance against one oracle."""
+    """Entries of dE/d{param}^{layer} beyond their allowance against one oracle.
+
+    Against the exact witness (verification.judge.arbiter), `flagged_by` names the approximate
+    witnesses that flagged the entries, `ulps` is the worst entry's distance from the exact
+    value in ULPs of that value, and `undecided` says the exact witness could not decide it.
+    """
 
     oracle: str
     layer: int  # 1..L
@@ -25,6 +30,9 @@ class Mismatch:
     expected: float
     got: float
     allowed: float
+    flagged_by: tuple[str, ...] = ()
+    ulps: float | None = None
+    undecided: bool = False
 
     @property
     def abs_diff(self) -> float:
@@ -36,12 +44,24 @@ class Mismatch:
 
     def describe(self) -> str:
         """One line in the form "what=got, but should be expected [where]"."""
-        return (
-            f"layer {self.layer}: dE/d{self.param}{list(self.index)} = {self.got:.17g}, but "
-            f"{self.oracle} gives {self.expected:.17g} (|diff| {self.abs_diff:.3g}, rel "
-            f"{self.rel_diff:.3g}, allowed {self.allowed:.3g}; {self.count} of {self.total} "
-            f"entries of dE/d{self.param}^{self.layer} beyond allowance)"
+        what = f"layer {self.layer}: dE/d{self.param}{list(self.index)} = {self.got:.17g}, but "
+        if self.ulps is None:
+            what += f"{self.oracle} gives {self.expected:.17g}"
+        else:
+            what += f"the exact value is {self.expected:.17g}, correctly rounded"
+        detail = f"|diff| {self.abs_diff:.3g}, rel {self.rel_diff:.3g}, allowed {self.allowed:.3g}"
+        if self.ulps is not None:
+            allowances = self.abs_diff / self.allowed if self.allowed > 0 else float("inf")
+            detail += f": {self.ulps:.3g} ULP, {allowances:.3g} allowances"
+        detail += (
+            f"; {self.count} of {self.total} entries of dE/d{self.param}^{self.layer} beyond "
+            "allowance"
         )
+        if self.flagged_by:
+            detail += f"; flagged by {' and '.join(self.flagged_by)}"
+        if self.undecided:
+            detail += "; the exact witness could not decide this entry"
+        return f"{what} ({detail})"
 
 
 def beyond(got: np.ndarray, expected: np.ndarray, allowed: np.ndarray) -> np.ndarray:

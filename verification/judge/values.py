@@ -8,7 +8,7 @@ them hands its witnesses to `judge_values`, and `where_it_starts` alone decides 
 starts, which array speaks for it and what its hint is.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from reference.types import Params
 from verification.cases import Case
+from verification.judge.arbiter import arbitrate, flagged_entries
 from verification.judge.call import PartialGrads
 from verification.judge.compare import Mismatch, compare
 from verification.judge.findings import Finding
@@ -23,6 +24,7 @@ from verification.judge.hints import hint_for, nondeterminism_hint
 
 if TYPE_CHECKING:  # the oracles import torch, which judging a golden vector does not need
     from verification.oracles.consult import Oracles
+    from verification.oracles.exact import ExactBackprop
 
 TORCH = "torch.autograd"
 FINITE_DIFFERENCES = "finite differences"
@@ -63,16 +65,33 @@ def witnesses_of(oracles: "Oracles") -> list[Witness]:
 
 
 def judge_values(
-    grads: PartialGrads, case: Case, witnesses: Sequence[Witness], kind: str = "mismatch"
+    grads: PartialGrads,
+    case: Case,
+    witnesses: Sequence[Witness],
+    kind: str = "mismatch",
+    exact: Callable[[], "ExactBackprop"] | None = None,
+    allowed: Params | None = None,
 ) -> Finding | None:
     """Every entry of `grads` against every witness; a finding (of `kind`) if any is beyond
-    its allowance, else None. Arrays that are None (malformed) are passed over."""
+    its allowance, else None. Arrays that are None (malformed) are passed over.
+
+    With `exact` (the exact witness of the case, computed when first called) and `allowed`
+    (the allowance A of one correct implementation), the exact witness rules on every flagged
+    entry before the case fails (verification.judge.arbiter).
+    """
     mismatches = [
         m for w in witnesses for m in compare(grads, w.grads, w.allowed, w.name, w.skipped)
     ]
     if not mismatches:
         return None
-    return where_it_starts(kind, mismatches, grads, witnesses[0].grads, case.n)
+    expected = witnesses[0].grads
+    if exact is not None and allowed is not None:
+        witness = exact()
+        mismatches = arbitrate(grads, flagged_entries(grads, witnesses), witness.grads, allowed)
+        if not mismatches:
+            return None  # every disagreement contradicted by the exact witness
+        expected = [(W.value, b.value) for W, b in witness.grads]
+    return where_it_starts(kind, mismatches, grads, expected, case.n)
 
 
 def where_it_starts(
