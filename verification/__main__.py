@@ -15,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from reference.command_line import CommandLineError, OneLineParser, whole_number
+from reference.programs.command_line import CommandLineError, OneLineParser, whole_number
 from verification.case_options import add_case_options
 from verification.gate import check
 from verification.judge import FLOAT_DTYPES

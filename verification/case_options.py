@@ -5,7 +5,7 @@ import argparse
 from collections.abc import Callable
 
 from reference import ACTIVATIONS, LOSSES
-from reference.command_line import CommandLineError, whole_number
+from reference.programs.command_line import CommandLineError, whole_number
 from verification.cases import CaseOptions
 
 

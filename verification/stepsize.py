@@ -40,7 +40,7 @@ import numpy as np
 
 import reference
 from reference import ACTIVATIONS
-from reference.command_line import CommandLineError, OneLineParser, whole_number
+from reference.programs.command_line import CommandLineError, OneLineParser, whole_number
 from verification.case_options import add_case_options, case_options
 from verification.cases import Case, CaseOptions, draw_case
 from verification.finite_differences import COMPLEX_STEP, EPS, STEP_SCALE, central_differences

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from reference import Architecture, backprop
-from reference.command_line import CommandLineError, OneLineParser, whole_number
+from reference.programs.command_line import CommandLineError, OneLineParser, whole_number
 from reference.types import Params
 from reference.validation import check_inputs
 from verification.case_options import add_case_options, case_options
