@@ -1,4 +1,4 @@
-"""The activation functions phi and their derivatives dphi (CONTRACT section 2).
+"""The activation functions phi and their derivatives dphi (docs/contract.md, section 2).
 
 Each derivative is written to stay accurate in the saturated tails, where the textbook
 formulas (1 - tanh^2 z, sigma(z)(1 - sigma(z)), 1 + tanh u) cancel to nothing. The tails are
@@ -30,7 +30,7 @@ class Activation:
 
     `kink` is the point where phi' jumps (relu, leaky_relu) or where phi'' does (elu, whose
     phi' is continuous but whose central differences lose their order there); None if phi is
-    smooth. At the kink, dphi follows PyTorch's convention (CONTRACT section 2).
+    smooth. At the kink, dphi follows PyTorch's convention (docs/contract.md, section 2).
     """
 
     name: str
@@ -358,4 +358,4 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("gelu_tanh", _gelu_tanh, _dgelu_tanh),
     )
 }
-"""Each activation name of CONTRACT section 2, mapped to its phi and dphi."""
+"""Each activation name of docs/contract.md, section 2, mapped to its phi and dphi."""
