@@ -16,6 +16,12 @@ from collections.abc import Sequence
 BUT = ", but "
 
 
+def _holds(text: str, fragment: str) -> bool:
+    """Whether `fragment` occurs in `text` as whole words: not glued to a letter, digit or _ on
+    either side ("b" is not in "dE/db"; "(3,)" is not in "(3,)XX")."""
+    return re.search(rf"(?<!\w){re.escape(fragment)}(?!\w)", text) is not None
+
+
 def message_problems(
     message: str,
     *,
@@ -30,25 +36,29 @@ def message_problems(
     """What `message` lacks of the parts asked for (an empty list when it has them all).
 
     layer     the message names "layer <layer>" (1..L, as the seed counts);
-    quantity  the quantity (W, b, dE/db, x, y, sizes[1], ...) is named as a word before ", but";
+    quantity  the quantity (W, b, dE/db, x, y, sizes[1], ...) is named before ", but";
     got       what came appears before ", but";
     expected  what was expected appears after ", but";
     shapes    each shape appears as Python prints it: (3,), (2, 3);
     mentions  each further fragment (advice, a list of valid names) appears;
     absent    no such fragment appears (e.g. a hint that does not apply).
+
+    Every part is looked for as whole words (_holds).
     """
     what, but, should = message.partition(BUT)
     problems = []
-    if layer is not None and not re.search(rf"\blayer {layer}\b", message):
+    if layer is not None and not _holds(message, f"layer {layer}"):
         problems.append(f"does not name layer {layer}")
-    if quantity is not None and not re.search(rf"(?<![\w/]){re.escape(quantity)}(?!\w)", what):
+    if quantity is not None and not _holds(what, quantity):
         problems.append(f"does not name the quantity {quantity!r} before {BUT!r}")
-    if got is not None and got not in what:
+    if got is not None and not _holds(what, got):
         problems.append(f"does not say that {got!r} came (before {BUT!r})")
-    if expected is not None and (not but or expected not in should):
+    if expected is not None and (not but or not _holds(should, expected)):
         problems.append(f"does not say that {expected!r} was expected (after {BUT!r})")
-    problems += [f"lacks the shape {shape}" for shape in shapes if str(tuple(shape)) not in message]
-    problems += [f"lacks {fragment!r}" for fragment in mentions if fragment not in message]
+    problems += [
+        f"lacks the shape {shape}" for shape in shapes if not _holds(message, str(tuple(shape)))
+    ]
+    problems += [f"lacks {fragment!r}" for fragment in mentions if not _holds(message, fragment)]
     problems += [f"should not hold {fragment!r}" for fragment in absent if fragment in message]
     return problems
 

@@ -1,6 +1,7 @@
 """The activations beyond their accuracy (test_accuracy.py holds that): large arrays, huge
 inputs and complex steps give the values of the definitions, with no spurious warning."""
 
+import cmath
 import warnings
 
 import numpy as np
@@ -26,6 +27,21 @@ def test_softplus_of_large_complex_steps_warns_nothing() -> None:
         warnings.simplefilter("error")
         h = reference.ACTIVATIONS["softplus"].phi(z)
     np.testing.assert_array_equal(h.real, [[0.0, 1000.0, 1000.0]])
+
+
+# Complex z well inside the strip |Im z| < pi, where log(1 + e^z) has no branch cut to cross,
+# on both sides of Re z = 0 (softplus takes another branch for Re z > 0).
+COMPLEX_Z = [0.5 + 0.7j, -2.0 + 1.3j, 3.0 - 0.4j, -0.25 - 2.5j, 1e-3 + 1e-3j]
+# cmath's log and exp of moderate arguments are within a few ULP, and e^z here is far from -1,
+# so log(1 + e^z) loses nothing to cancellation: 1e-14 leaves room for those roundings.
+COMPLEX_SOFTPLUS_RTOL = 1e-14
+
+
+def test_softplus_of_a_complex_z_is_log_of_1_plus_e_to_the_z() -> None:
+    """Not only complex steps: any imaginary part in the strip gives the principal value."""
+    h = reference.ACTIVATIONS["softplus"].phi(np.array(COMPLEX_Z))
+    expected = [cmath.log(1 + cmath.exp(z)) for z in COMPLEX_Z]
+    np.testing.assert_allclose(h, expected, rtol=COMPLEX_SOFTPLUS_RTOL, atol=0)
 
 
 @pytest.mark.parametrize("name", list(reference.ACTIVATIONS))

@@ -54,3 +54,15 @@ def test_a_quantity_is_a_whole_word() -> None:
 def test_expected_needs_the_but_of_the_message_form() -> None:
     assert message_problems("epochs = -1 should be >= 0", expected=">= 0") != []
     assert message_problems("epochs = -1, but should be >= 0", got="-1", expected=">= 0") == []
+
+
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [("got", "(5, 5)"), ("expected", "(4, 5)"), ("shapes", [(4, 5)]), ("mentions", ["width 4"])],
+)
+def test_a_part_glued_to_other_letters_is_not_found(part: str, value) -> None:
+    """A fragment must stand as whole words: text glued onto it makes another message."""
+    glued = MESSAGE.replace("(5, 5)", "(5, 5)XX").replace("(4, 5)", "XX(4, 5)")
+    glued = glued.replace("width 4", "width 4XX")
+    assert message_problems(MESSAGE, **{part: value}) == []
+    assert len(message_problems(glued, **{part: value})) == 1
