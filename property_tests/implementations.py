@@ -5,7 +5,7 @@ AssertionError when `impl` violates it. `impl` is an Implementation: the four th
 may look at, each with the reference's signature,
 
     error(arch, params, x, y) -> E                         (reference.error)
-    gradients(arch, params, x, y) -> [(dE/dW^l, dE/db^l)]   (CONTRACT section 4)
+    gradients(arch, params, x, y) -> [(dE/dW^l, dE/db^l)]   (docs/contract.md, section 4)
     backprop(arch, params, x, y) -> Backprop                the whole trace h, z, delta, ...
     step(params, grads, alpha) -> params                    (reference.gradient_descent_step)
 

@@ -75,7 +75,7 @@ def check_hidden_delta_recursion(impl: Implementation, case: Case) -> None:
 
 
 def check_output_delta(impl: Implementation, case: Case) -> None:
-    """delta^L = phi_L'(z^L) * dE/dh^L, with dE/dh^L of the loss (CONTRACT section 3)."""
+    """delta^L = phi_L'(z^L) * dE/dh^L, with dE/dh^L of the loss (docs/contract.md, section 3)."""
     bp = impl.backprop(case.arch, case.params, case.x, case.y)
     L = case.L
     activation = case.arch.activation(L)

@@ -1,4 +1,4 @@
-"""The output errors of the three losses (CONTRACT section 3), times the batch size n:
+"""The output errors of the three losses (docs/contract.md, section 3), times the batch size n:
 
     cross_entropy, identity output         n delta^L = softmax(h^L) - onehot(y), rows sum to 0
     binary_cross_entropy, identity output  n delta^L = sigma(h^L) - y

@@ -1,4 +1,4 @@
-"""The activation functions phi and their derivatives dphi (CONTRACT section 2).
+"""The activation functions phi and their derivatives dphi (docs/contract.md, section 2).
 
 Each derivative is written to stay accurate in the saturated tails, where the textbook
 formulas (1 - tanh^2 z, sigma(z)(1 - sigma(z)), 1 + tanh u) cancel to nothing. The tails are

@@ -1,4 +1,4 @@
-"""The losses: E = (1/n) sum_i L(h^L_i, y_i) and dE/dh^L (CONTRACT section 3).
+"""The losses: E = (1/n) sum_i L(h^L_i, y_i) and dE/dh^L (docs/contract.md, section 3).
 
 E is the batch MEAN, so every dE/dh^L carries the factor 1/n. The cross-entropies take logits:
 h^L is the raw output of the last layer, and the softmax or sigmoid lives inside the loss.
@@ -184,4 +184,4 @@ LOSSES: dict[str, Loss] = {
         ),
     )
 }
-"""Each loss name of CONTRACT section 3, mapped to its E and dE/dh^L."""
+"""Each loss name of docs/contract.md, section 3, mapped to its E and dE/dh^L."""

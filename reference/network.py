@@ -10,7 +10,7 @@ One function per equation of the seed, in its matrix form (examples are rows):
     dE/db^l = 1^T delta^l                             bias_gradient
 
 The traces are dicts keyed by the layer number l, so that `z[l]` is z^l and `h[0]` is x, as in
-the seed. Only `params` is a list, where layer l is params[l - 1] (CONTRACT section 1).
+the seed. Only `params` is a list, where layer l is params[l - 1] (docs/contract.md, section 1).
 
 Performance (benchmarks/bench_backprop.py measures it): the matrix products go to NumPy's BLAS,
 which uses every core. The elementwise steps, phi_l(z^l) and the product by phi_l'(z^l), are
@@ -213,7 +213,7 @@ class Backprop:
 
     @property
     def grads(self) -> Params:
-        """[(dE/dW^l, dE/db^l) for l = 1..L], the list of CONTRACT section 4."""
+        """[(dE/dW^l, dE/db^l) for l = 1..L], the list of docs/contract.md, section 4."""
         return [(self.grad_W[l], self.grad_b[l]) for l in sorted(self.grad_W)]
 
 
@@ -269,7 +269,8 @@ def backprop(arch: Architecture, params: Sequence, x: Array, y: np.ndarray) -> B
 
 
 def gradients(arch: Architecture, params: Sequence, x: Array, y: np.ndarray) -> Params:
-    """[(dE/dW^l, dE/db^l) for l = 1..L]: the gradient implementation of CONTRACT section 4.
+    """[(dE/dW^l, dE/db^l) for l = 1..L]: a gradient implementation in the sense of
+    docs/contract.md, section 4.
 
     The same computation as backprop(), keeping only the gradients: each delta^l is dropped
     once delta^{l-1} is computed, and z^l, h^l once the backward pass is past layer l.

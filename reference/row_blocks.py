@@ -24,12 +24,19 @@ _pool: ThreadPoolExecutor | None = None
 _pool_pid: int | None = None
 
 
+def usable_cores() -> int:
+    """The number of cores this process may run on: its CPU affinity where the platform has
+    one (a container may allow fewer cores than the machine has), else os.cpu_count(), else 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _workers() -> ThreadPoolExecutor:
-    """One thread per core this process may use, made on first need (and anew after a fork)."""
+    """One thread per usable core, made on first need (and anew after a fork)."""
     global _pool, _pool_pid
     if _pool is None or _pool_pid != os.getpid():
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        _pool, _pool_pid = ThreadPoolExecutor(max_workers=cores or 1), os.getpid()
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=usable_cores()), os.getpid()
     return _pool
 
 

@@ -26,7 +26,7 @@ _LABEL_DTYPE = np.dtype(np.int64)
 
 
 def check_names(activations: Sequence[str], loss: str) -> None:
-    """Every activation and the loss must be a name of CONTRACT sections 2 and 3."""
+    """Every activation and the loss must be a name of docs/contract.md, sections 2 and 3."""
     for l, name in enumerate(activations, start=1):
         if name not in ACTIVATIONS:
             raise ValueError(
@@ -59,8 +59,8 @@ def _accept_quickly(
 
     Plainly valid: params a list or tuple of L (W, b) pairs and x, y NumPy arrays (exact types,
     no subclasses), every parameter and x of one dtype, float64 or float32, with the shapes of
-    CONTRACT section 1; a non-empty batch; finite entries; targets the loss accepts, y of the
-    parameters' dtype for the float-valued losses and int64 labels for cross_entropy.
+    docs/contract.md, section 1; a non-empty batch; finite entries; targets the loss accepts, y
+    of the parameters' dtype for the float-valued losses and int64 labels for cross_entropy.
     """
     if type(params) not in (list, tuple) or len(params) != len(sizes) - 1:
         return None

@@ -24,7 +24,8 @@ class Case:
 
 
 def targets(rng: np.random.Generator, loss: str, n: int, n_L: int, dtype=np.float64) -> np.ndarray:
-    """Valid targets for `loss` (CONTRACT section 3): (n, n_L) floats or (n,) integer labels."""
+    """Valid targets for `loss` (docs/contract.md, section 3): (n, n_L) floats or (n,) integer
+    labels."""
     if loss == "cross_entropy":
         return rng.integers(0, n_L, size=n)
     if loss == "binary_cross_entropy":

@@ -1,6 +1,6 @@
-"""Accuracy of every dphi and every dE/dh^L against mpmath at 50 digits (issue 2, item 2).
+"""Accuracy of every dphi and every dE/dh^L against mpmath at 50 digits (README.md, "Testing").
 
-The exact values come from the mathematical definitions of CONTRACT sections 2 and 3, evaluated
+The exact values come from the definitions of docs/contract.md, sections 2 and 3, evaluated
 by mpmath at mp.dps = 50: they never call the code under test. An error is counted in ULP of a
 scale, the ULP of x being np.spacing(|x|) (2^-1074 for a subnormal or zero x):
 
@@ -38,7 +38,7 @@ from reference.losses import LOSSES
 from reference.types import Array
 
 DPS = 50  # mpmath digits for the exact values: far beyond float64's 16, so they are exact here
-MAX_ULP = 4.0  # issue 2, item 2: every dphi and dE/dh^L within 4 ULP of its scale
+MAX_ULP = 4.0  # README.md, "Testing": every dphi and dE/dh^L within 4 ULP of its scale
 # float32: tanh', sigma', softplus' and elu' run in float32 arithmetic, where numpy's float32
 # exp is off by up to 2.5 ULP; gelu_tanh' runs in float64 and rounds once (0.5 ULP). An
 # exhaustive scan of every float32 z with 2^-12 <= |z| <= 110 (beyond, each is 0 or 1) against
@@ -78,7 +78,7 @@ SQUARED_DENOMINATOR_MISSES = {
 }
 
 
-# --- the exact values (CONTRACT sections 2 and 3, in mpmath) --------------------------------
+# --- the exact values (docs/contract.md, sections 2 and 3, in mpmath) -----------------------
 
 
 def _sigma(t: mpf) -> mpf:

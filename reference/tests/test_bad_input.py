@@ -1,5 +1,5 @@
 """Bad input gets a ValueError or TypeError that names the layer and the shapes, and nothing
-is modified (issue 2, item 3).
+is modified (docs/contract.md, section 4, "The reference's input checks").
 
 Every bad input below is built from one valid network (sizes 3-4-5-2, batch 6) by a single
 change, with every array made read-only, and goes to each entry point that takes it. Each test
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import reference
+from reference.tests.messages import assert_message
 from reference.tests.networks import targets
 from reference.validation import _accept_quickly, check_inputs
 
@@ -46,7 +47,7 @@ class BadInput:
     loss: str
     change: Callable  # (params, x, y) -> (params, x, y), working on fresh copies
     error: type[Exception]
-    fragments: tuple[str, ...]  # each must appear in the message
+    fragments: tuple[str, ...]  # each must appear in the message, as whole words
 
 
 def _set(a: np.ndarray, index, value) -> np.ndarray:
@@ -70,7 +71,7 @@ BAD_INPUTS = {
         SE,
         lambda p, x, y: (p, x[:, :2], y),
         ValueError,
-        ("x has shape (6, 2)", "(n, 3)", "layer 1", "(3, 4)"),
+        ("x has shape (6, 2)", "(n, 3)", "n_0 = 3 inputs, the rows of layer 1's W of shape (3, 4)"),
     ),
     "x with one dimension": BadInput(
         SE, lambda p, x, y: (p, x[0], y), ValueError, ("x has shape (3,)", "(n, 3)", "layer 1")
@@ -108,6 +109,18 @@ BAD_INPUTS = {
         ValueError,
         ("layer 3: b has shape (3,), but should be (2,)",),
     ),
+    "a layer given as a string": BadInput(
+        SE,
+        lambda p, x, y: (["ab", p[1], p[2]], x, y),
+        TypeError,
+        ("layer 1: params[0] has type str, but should be a pair (W, b)", "(3, 4)", "(4,)"),
+    ),
+    "a layer given as a number": BadInput(
+        SE,
+        lambda p, x, y: ([p[0], 7, p[2]], x, y),
+        TypeError,
+        ("layer 2: params[1] has type int, but should be a pair (W, b)", "(4, 5)", "(5,)"),
+    ),
     "a layer that is not a pair": BadInput(
         SE,
         lambda p, x, y: ([p[0], (p[1][0],), p[2]], x, y),
@@ -121,7 +134,10 @@ BAD_INPUTS = {
         ("params has type dict", "L = 3", "(3, 4, 5, 2)"),
     ),
     "an empty batch": BadInput(
-        SE, lambda p, x, y: (p, x[:0], y[:0]), ValueError, ("x has shape (0, 3)", "empty")
+        SE,
+        lambda p, x, y: (p, x[:0], y[:0]),
+        ValueError,
+        ("x has shape (0, 3)", "empty", "give at least one row"),
     ),
     "NaN in x": BadInput(
         SE,
@@ -169,7 +185,12 @@ BAD_INPUTS = {
         CE,
         lambda p, x, y: (p, x, y.astype(float)),
         TypeError,
-        ("y has dtype float64", "integer labels in [0, 2)", "output layer L = 3"),
+        (
+            "y has dtype float64",
+            "integer labels in [0, 2)",
+            "convert with y.astype(int) if they are whole numbers [output layer L = 3",
+            "output layer L = 3",
+        ),
     ),
     "a cross_entropy label too large": BadInput(
         CE,
@@ -184,7 +205,11 @@ BAD_INPUTS = {
         CE,
         lambda p, x, y: (p, x, y[:, None]),
         ValueError,
-        ("y has shape (6, 1), but should be (6,)", "output layer L = 3"),
+        (
+            "y has shape (6, 1), but should be (6,)",
+            "one integer label per row of x for cross_entropy",
+            "output layer L = 3",
+        ),
     ),
     "a binary_cross_entropy target above 1": BadInput(
         BCE,
@@ -199,7 +224,33 @@ BAD_INPUTS = {
         SE,
         lambda p, x, y: (p, x, np.zeros((6, 3))),
         ValueError,
-        ("y has shape (6, 3), but should be (6, 2)", "output layer L = 3", "h^3 has shape (6, 2)"),
+        (
+            "y has shape (6, 3), but should be (6, 2)",
+            "to match h^L (6 rows of x, n_L = 2) for squared_error [output layer L = 3",
+            "output layer L = 3",
+            "h^3 has shape (6, 2)",
+        ),
+    ),
+    "binary_cross_entropy targets of the wrong width": BadInput(
+        BCE,
+        lambda p, x, y: (p, x, np.zeros((6, 3))),
+        ValueError,
+        (
+            "y has shape (6, 3), but should be (6, 2)",
+            "to match h^L (6 rows of x, n_L = 2) for binary_cross_entropy [output layer L = 3",
+        ),
+    ),
+    "bool targets": BadInput(
+        SE,
+        lambda p, x, y: (p, x, y > 0),
+        TypeError,
+        ("y has dtype bool, but squared_error needs real numbers [output layer L = 3",),
+    ),
+    "bool binary_cross_entropy targets": BadInput(
+        BCE,
+        lambda p, x, y: (p, x, y > 0.5),
+        TypeError,
+        ("y has dtype bool, but binary_cross_entropy needs real numbers [output layer L = 3",),
     ),
     "y with too few rows": BadInput(
         BCE,
@@ -212,6 +263,12 @@ BAD_INPUTS = {
         lambda p, x, y: (_layer(p, 2, b=p[1][1].astype(np.float32)), x, y),
         TypeError,
         ("layer 2: b of shape (5,) has dtype float32", "layer 1's W of shape (3, 4) has float64"),
+    ),
+    "a weight of a second float type": BadInput(
+        SE,
+        lambda p, x, y: (_layer(p, 2, W=p[1][0].astype(np.float32)), x, y),
+        TypeError,
+        ("layer 2: W of shape (4, 5) has dtype float32", "layer 1's W of shape (3, 4) has float64"),
     ),
     "integer parameters": BadInput(
         SE,
@@ -228,17 +285,24 @@ NEEDS_REAL = {  # accepted by forward() and error(), rejected by backprop() and 
         SE,
         lambda p, x, y: (_layer(p, 1, W=p[0][0] + 0j), x, y),
         TypeError,
-        ("layer 1: W of shape (3, 4) has dtype complex128", "forward() and error() only"),
+        (
+            "layer 1: W of shape (3, 4) has dtype complex128, but should be one of float64, "
+            "float32; complex parameters are accepted by forward() and error() only",
+        ),
     ),
     "complex x": BadInput(
         SE,
         lambda p, x, y: (p, x + 0j, y),
         TypeError,
-        ("x of shape (6, 3) has dtype complex128", "layer 1", "forward() and error() only"),
+        (
+            "x of shape (6, 3) has dtype complex128",
+            "but should be real for layer 1: complex input is accepted by forward() and error() "
+            "only",
+        ),
     ),
 }
-ABOUT_Y = {
-    name for name, bad in BAD_INPUTS.items() if "y" in name or "label" in name or "target" in name
+ABOUT_Y = {  # the bad inputs that only an entry point given y can see
+    name for name in BAD_INPUTS if {"y", "label", "labels", "target", "targets"} & set(name.split())
 }
 
 
@@ -260,7 +324,10 @@ def _bad(name: str):
     arch = reference.Architecture(sizes=SIZES, activations=ACTIVATIONS, loss=bad.loss)
     params, x, y = bad.change(*valid_input(bad.loss))
     if isinstance(params, list):
-        params = [tuple(read_only(a) for a in layer) for layer in params]
+        params = [
+            tuple(read_only(a) for a in layer) if isinstance(layer, tuple) else layer
+            for layer in params
+        ]
     return bad, arch, params, read_only(x), read_only(y)
 
 
@@ -277,9 +344,7 @@ def test_bad_input_raises_naming_layer_and_shapes_and_modifies_nothing(name, ent
     before = copy.deepcopy((params, x, y))
     with pytest.raises(bad.error) as raised:
         _entry_points(name)[entry_point](arch, params, x, y)
-    message = str(raised.value)
-    missing = [f for f in bad.fragments if f not in message]
-    assert not missing, f"{name}: the message {message!r} lacks {missing}"
+    assert_message(raised.value, mentions=bad.fragments)
     _assert_unchanged(before, (params, x, y))
 
 
@@ -291,6 +356,9 @@ def _assert_unchanged(before, after) -> None:
     if isinstance(p0, dict):
         p0, p1 = list(p0.values()), list(p1.values())
     for layer0, layer1 in zip(p0, p1, strict=True):
+        if not isinstance(layer0, tuple):  # a bad layer that is not a pair at all
+            assert layer1 == layer0
+            continue
         for a0, a1 in zip(layer0, layer1, strict=True):
             np.testing.assert_array_equal(a1, a0, strict=True)
 
@@ -302,10 +370,95 @@ def _assert_unchanged(before, after) -> None:
 def test_unknown_names_get_an_error_listing_the_valid_ones(activations, loss) -> None:
     with pytest.raises(ValueError) as raised:
         reference.Architecture(sizes=SIZES, activations=activations, loss=loss)
-    message = str(raised.value)
-    valid = reference.ACTIVATIONS if loss == "squared_error" else reference.LOSSES
-    assert ("layer 2: activation 'unknown'" if loss == "squared_error" else "loss 'mse'") in message
-    assert all(name in message for name in valid), message
+    if loss == "squared_error":
+        valid = ", ".join(reference.ACTIVATIONS)
+        assert_message(raised.value, layer=2, quantity="activation", got="'unknown'")
+    else:
+        valid = ", ".join(reference.LOSSES)
+        assert_message(raised.value, quantity="loss", got="'mse'")
+    assert_message(raised.value, mentions=[f"valid names: {valid}"])
+
+
+@pytest.mark.parametrize(
+    ("sizes", "activations", "parts"),
+    [
+        (
+            (2, 1),
+            "tanh",
+            {
+                "quantity": "activations",
+                "got": "the string 'tanh'",
+                "expected": "a sequence of one name per layer",
+                "mentions": ["('tanh', 'identity')"],
+            },
+        ),
+        ((2, 2.5), ("tanh",), {"quantity": "sizes[1]", "got": "2.5", "expected": "int >= 1"}),
+        ((True, 1), ("tanh",), {"quantity": "sizes[0]", "got": "True", "expected": "int >= 1"}),
+        ((2, 0), ("tanh",), {"quantity": "sizes[1]", "got": "0", "expected": "int >= 1"}),
+        (
+            (2,),
+            (),
+            {"quantity": "sizes", "got": "(2,)", "expected": "n_0 and at least n_1 (L >= 1"},
+        ),
+        (
+            (2, 3, 1),
+            ("tanh",),
+            {
+                "quantity": "activations",
+                "got": "1 names",
+                "expected": "one per layer",
+                "mentions": ["L = 2", "(2, 3, 1)"],
+            },
+        ),
+    ],
+)
+def test_bad_architecture_is_refused_saying_what_is_expected(sizes, activations, parts) -> None:
+    with pytest.raises((ValueError, TypeError)) as raised:
+        reference.Architecture(sizes=sizes, activations=activations, loss="squared_error")
+    assert_message(raised.value, **parts)
+
+
+def test_non_finite_entries_are_counted_in_the_message() -> None:
+    params, x, _ = valid_input("squared_error")
+    x = x[:3]
+    x[0, 1], x[1, 0], x[2, 2] = np.nan, np.inf, -np.inf
+    with pytest.raises(ValueError) as raised:
+        reference.forward(_architecture("squared_error"), params, x)
+    assert_message(raised.value, quantity="x", shapes=[(3, 3)], mentions=["(3 non-finite entries)"])
+
+
+def test_a_bias_of_a_bad_dtype_is_named_b_without_the_hint_for_complex_numbers() -> None:
+    """forward() accepts complex numbers: the hint that only forward() and error() do is for
+    backprop() and gradients()."""
+    params, x, _ = valid_input("squared_error")
+    params = _layer(params, 3, b=params[2][1].astype(np.float16))
+    with pytest.raises(TypeError) as raised:
+        reference.forward(_architecture("squared_error"), params, x)
+    assert_message(
+        raised.value,
+        layer=3,
+        quantity="b",
+        shapes=[(2,)],
+        got="float16",
+        expected="float64, float32, complex128",
+        absent=["forward() and error() only"],
+    )
+
+
+def test_init_params_without_a_generator_says_what_came_and_how_to_make_one() -> None:
+    with pytest.raises(TypeError) as raised:
+        reference.init_params(_architecture("squared_error"), 0)
+    assert_message(
+        raised.value,
+        quantity="rng",
+        got="int",
+        expected="numpy.random.Generator",
+        mentions=["numpy.random.default_rng(seed)"],
+    )
+
+
+def _architecture(loss: str) -> reference.Architecture:
+    return reference.Architecture(sizes=SIZES, activations=ACTIVATIONS, loss=loss)
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "cross_entropy", "binary_cross_entropy"])

@@ -67,6 +67,28 @@ def test_float32_params_compute_everything_in_float32(activation, loss) -> None:
     assert all(a.dtype == np.float32 for layer in new for a in layer)
 
 
+def test_init_params_gives_weights_and_zero_biases_in_the_asked_dtype() -> None:
+    arch = reference.Architecture(
+        sizes=(2, 3, 1), activations=("tanh", "identity"), loss="squared_error"
+    )
+    params = reference.init_params(arch, np.random.default_rng(0), dtype=np.float32)
+    for W, b in params:
+        assert W.dtype == np.float32 and b.dtype == np.float32
+        assert W.any() and not b.any()
+
+
+def test_integer_regression_targets_are_computed_in_the_parameters_dtype() -> None:
+    arch = reference.Architecture(
+        sizes=(2, 3, 1), activations=("tanh", "identity"), loss="squared_error"
+    )
+    params = reference.init_params(arch, np.random.default_rng(0), dtype=np.float32)
+    x, y = np.ones((4, 2), np.float32), np.arange(4).reshape(4, 1)
+    bp = reference.backprop(arch, params, x, y)
+    assert np.asarray(bp.E).dtype == np.float32
+    assert all(g.dtype == np.float32 for grad in bp.grads for g in grad)
+    assert bp.delta[2].dtype == np.float32
+
+
 def float32_disagreements(case) -> list[str]:
     """Each array of the float32 backprop that strays from float64's by more than
     FLOAT32_AGREEMENT times the largest entry of that array."""
@@ -146,6 +168,13 @@ def test_forward_and_error_accept_complex_params_and_x(activation) -> None:
     E_real = reference.error(case.arch, case.params, case.x, case.y)
     assert np.iscomplexobj(E) and E.imag == 0
     assert abs(E.real - E_real) <= COMPLEX_KERNEL_ROUNDING * abs(E_real)
+
+
+def test_complex_input_with_real_parameters_is_propagated_as_complex() -> None:
+    """A complex step in x alone: h^L carries the imaginary part (no silent cast to real)."""
+    case = random_case(np.random.default_rng(9), sizes=(2, 3, 1), activations=("tanh", "identity"))
+    h_L = reference.forward(case.arch, case.params, case.x + 1e-20j).h[2]
+    assert h_L.dtype == np.complex128 and np.all(h_L.imag != 0)
 
 
 def complex_step_mismatches(case, bp: reference.Backprop, rng: np.random.Generator) -> list[str]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import reference
-from reference.__main__ import main
-from reference.explain import LOSS_FORMULAS
+from reference.programs.explain import LOSS_FORMULAS
+from reference.programs.main import main
 
 
 def explain(*args: str, capsys: pytest.CaptureFixture) -> str:

@@ -1,11 +1,15 @@
-"""`python -m reference`: trains on XOR and prints E per epoch; bad command lines exit 2."""
+"""`python -m reference`: trains on XOR and prints E per epoch; bad command lines exit 2; a
+reader that goes away early ends it quietly."""
 
+import io
+import os
 import subprocess
 import sys
 
 import pytest
 
-from reference.__main__ import main
+from reference.programs.command_line import CLOSED_PIPE_STATUS, quiet_on_closed_pipe
+from reference.programs.main import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -84,7 +88,100 @@ def test_a_diverging_run_gets_one_line_and_exit_1(monkeypatch, capsys) -> None:
     def diverge(*args, **kwargs):
         raise ValueError("layer 1: W of shape (2, 4) holds nan at index [0, 0]")
 
-    monkeypatch.setattr("reference.__main__.train", diverge)
+    monkeypatch.setattr("reference.programs.train_xor.train", diverge)
     assert main(["--epochs", "3"]) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "holds nan" in err and "--alpha" in err, err
+
+
+# --- a reader that goes away: `python -m reference ... | head` -------------------------------
+
+
+def _run_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess:
+    """Run `python -m reference ARGS` with stdout a pipe whose reading end is already closed,
+    so that its very first write to stdout fails."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "reference", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("args", [[], ["explain"], ["explain", "--seed", "1"]])
+def test_a_closed_stdout_ends_each_program_quietly_with_status_1(args: list[str]) -> None:
+    """Status 1, as Python gives when it dies of a broken pipe; but nothing on stderr."""
+    done = _run_into_a_closed_pipe(*args)
+    assert done.stderr == "", done.stderr
+    assert done.returncode == 1
+
+
+class _ClosedPipe(io.StringIO):
+    """A stdout whose reader has gone away: writes are buffered, the flush fails."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+def test_output_left_in_the_buffer_by_an_exit_is_caught_too(monkeypatch, tmp_path) -> None:
+    """argparse's --help writes, then exits: the write still buffered fails only at the flush,
+    which the guard does before the exit leaves it; stdout then points at the null device."""
+    with open(tmp_path / "stdout", "w") as file:
+        monkeypatch.setattr(sys, "stdout", _ClosedPipe(file.fileno()))
+
+        def help_and_exit() -> int:
+            print("usage: python -m reference [-h] {train,explain} ...")
+            raise SystemExit(0)
+
+        assert quiet_on_closed_pipe(help_and_exit) == CLOSED_PIPE_STATUS
+        assert os.path.samestat(os.fstat(file.fileno()), os.stat(os.devnull))
+
+
+def test_a_reader_that_stops_after_five_lines_gets_them_and_no_traceback() -> None:
+    """`python -m reference --epochs 20000 --every 1 | head -5`: the 440 kB of output overflow
+    the pipe's buffer, so the program is still writing when the reader closes its end."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reference", "--epochs", "20000", "--every", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    head = [child.stdout.readline() for _ in range(5)]
+    child.stdout.close()
+    err = child.stderr.read()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 1
+    assert err == "", err
+    assert head[0].startswith("XOR: sizes (2, 4, 1)") and head[1].split() == ["epoch", "E"]
+    assert [int(line.split()[0]) for line in head[2:]] == [0, 1, 2]
+
+
+def test_the_package_imports_neither_its_programs_nor_argparse() -> None:
+    """`import reference` is backprop alone; the command lines are a group of their own."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, reference; print(*sorted(sys.modules), sep=chr(10))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "reference" in loaded and "reference.network" in loaded
+    assert "argparse" not in loaded
+    assert not [name for name in loaded if name.startswith("reference.programs")]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import reference
+from reference.tests.messages import assert_message
 from reference.tests.networks import random_case
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -42,6 +43,15 @@ def test_gradient_descent_step_rejects_a_gradient_of_another_shape() -> None:
         reference.gradient_descent_step([(W, b), (W, b)], [(W, b), (W.T, b)], 0.1)
     with pytest.raises(ValueError, match="grads has 1 layers, but params has 2"):
         reference.gradient_descent_step([(W, b), (W, b)], [(W, b)], 0.1)
+
+
+def test_a_bias_gradient_of_another_shape_is_named_dE_db() -> None:
+    W, b = np.ones((3, 2)), np.ones(2)
+    with pytest.raises(ValueError) as e:
+        reference.gradient_descent_step([(W, b), (W, b)], [(W, b), (W, np.ones(3))], 0.1)
+    assert_message(
+        e.value, layer=2, quantity="dE/db", got="(3,)", expected="(2,)", mentions=["shape of b"]
+    )
 
 
 def test_train_records_E_after_each_epoch() -> None:
@@ -101,19 +111,63 @@ def test_minibatches_are_reproducible_from_the_seed() -> None:
     assert first.E != full.E, "4 minibatches per epoch should not equal one full-batch step"
 
 
-def test_minibatches_need_a_generator() -> None:
+def test_minibatches_need_a_generator_and_say_how_to_make_one() -> None:
     rng = np.random.default_rng(23)
     case = random_case(rng, sizes=(3, 2), n=4)
-    with pytest.raises(TypeError, match="rng"):
-        reference.train(case.arch, case.params, case.x, case.y, alpha=0.1, epochs=1, batch_size=2)
-    with pytest.raises(TypeError, match="rng"):
-        reference.train(
-            case.arch,
-            case.params,
-            case.x,
-            case.y,
-            alpha=0.1,
-            epochs=1,
-            batch_size=2,
-            rng=np.random.RandomState(0),
+    for not_a_generator in (None, np.random.RandomState(0)):
+        with pytest.raises(TypeError) as e:
+            reference.train(
+                case.arch,
+                case.params,
+                case.x,
+                case.y,
+                alpha=0.1,
+                epochs=1,
+                batch_size=2,
+                rng=not_a_generator,
+            )
+        assert_message(
+            e.value,
+            quantity="rng",
+            mentions=["numpy.random.Generator", "numpy.random.default_rng(seed)"],
         )
+
+
+def test_negative_epochs_and_a_batch_size_below_1_are_refused_with_the_bound() -> None:
+    case = random_case(np.random.default_rng(1), sizes=(2, 3, 1), n=4)
+    with pytest.raises(ValueError) as e:
+        reference.train(case.arch, case.params, case.x, case.y, alpha=0.1, epochs=-1)
+    assert_message(e.value, quantity="epochs", got="-1", expected=">= 0")
+    with pytest.raises(ValueError) as e:
+        reference.train(
+            case.arch, case.params, case.x, case.y, alpha=0.1, epochs=1, batch_size=0, rng=None
+        )
+    assert_message(e.value, quantity="batch_size", got="0", expected=">= 1")
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7])
+def test_an_epoch_steps_once_per_minibatch_of_the_shuffled_rows(batch_size: int) -> None:
+    """n = 7 rows: batch_size 3 gives minibatches of 3, 3 and 1 rows, each one step."""
+    case = random_case(np.random.default_rng(3), sizes=(2, 3, 1), n=7)
+    trained = reference.train(
+        case.arch,
+        case.params,
+        case.x,
+        case.y,
+        alpha=0.1,
+        epochs=1,
+        batch_size=batch_size,
+        rng=np.random.default_rng(4),
+    )
+    order = np.random.default_rng(4).permutation(7)
+    params = case.params
+    for start in range(0, 7, batch_size):
+        rows = order[start : start + batch_size]
+        grads = reference.gradients(case.arch, params, case.x[rows], case.y[rows])
+        params = [
+            (W - 0.1 * gW, b - 0.1 * gb) for (W, b), (gW, gb) in zip(params, grads, strict=True)
+        ]
+    # the same operations in the same order: the same numbers, bit for bit
+    for (W, b), (W_t, b_t) in zip(params, trained.params, strict=True):
+        np.testing.assert_array_equal(W_t, W)
+        np.testing.assert_array_equal(b_t, b)

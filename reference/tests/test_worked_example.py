@@ -130,7 +130,7 @@ def test_network_B_relu_kink_and_sigmoid_at_zero_by_hand() -> None:
     # delta^2 = sigma'(0) (h^2 - y) / 1 = (1/4)(-1/2) = -1/8
     _exactly(bp.delta[2], [[-0.125]])
     # delta^1 = relu'(z^1) * delta^2 (W^2)^T = [0, 1] * [-3/8, -1/4] = [0, -1/4]
-    # (relu'(0) = 0 is PyTorch's convention, CONTRACT section 2)
+    # (relu'(0) = 0 is PyTorch's convention, docs/contract.md, section 2)
     _exactly(bp.delta[1], [[0.0, -0.25]])
     # dE/dW^2 = (h^1)^T delta^2 = [[0], [-1/16]],  dE/db^2 = [-1/8]
     _exactly(bp.grad_W[2], [[0.0], [-0.0625]])
@@ -162,8 +162,8 @@ def test_network_C_leaky_relu_slope_at_its_kink_is_one_hundredth() -> None:
 
 MP_DIGITS = 50
 # A 2-3-2 network: each entry is a sum of at most 3 products along each of 2 layers, each
-# factor within a few ULP (dphi within 4 ULP by issue 2); 64 eps of the largest entry of the
-# array bounds that rounding with room, and is far below any error in a formula.
+# factor within a few ULP (dphi within 4 ULP: README.md, "Testing"); 64 eps of the largest
+# entry of the array bounds that rounding with room, and is far below any error in a formula.
 SMALL_NETWORK_ROUNDING = 64 * EPS
 
 MP_PHI = {
@@ -179,7 +179,7 @@ MP_PHI = {
 
 
 def _mp_loss(loss: str, h: list, y: np.ndarray) -> mpmath.mpf:
-    """E from CONTRACT section 3, in mpmath: h is a list of rows of mpf."""
+    """E from docs/contract.md, section 3, in mpmath: h is a list of rows of mpf."""
     n = len(h)
     if loss == "squared_error":
         total = sum(
@@ -216,9 +216,9 @@ def _mp_from_layer(arch, params, h_rows, first_layer, y):
 def _mpmath_mismatches(arch: reference.Architecture, params, x, y, bp) -> list[str]:
     """Every quantity of `bp` (E, delta^l, dE/dW^l, dE/db^l) against mpmath's derivatives of E.
 
-    E is evaluated at 50 digits from CONTRACT sections 1 to 3; delta^l_ij is mpmath.diff of E
-    as a function of z^l_ij (E recomputed from z^l onwards), the gradients are mpmath.diff of E
-    as a function of each parameter. Returns one line per mismatch.
+    E is evaluated at 50 digits from docs/contract.md, sections 1 to 3; delta^l_ij is
+    mpmath.diff of E as a function of z^l_ij (E recomputed from z^l onwards), the gradients are
+    mpmath.diff of E as a function of each parameter. Returns one line per mismatch.
     """
     mismatches = []
     with mpmath.workdps(MP_DIGITS):

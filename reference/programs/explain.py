@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.activations import ACTIVATIONS
-from reference.command_line import CommandLineError
 from reference.network import Architecture, backprop, error, init_params
+from reference.programs.command_line import CommandLineError
 from reference.training import gradient_descent_step
 from reference.types import Params
 
@@ -56,7 +56,8 @@ CLASSIC_PARAMS = (
     (np.array([[0.40, 0.50], [0.45, 0.55]]), np.array([0.60, 0.60])),
 )
 
-# The per-example loss and dE/dh^L of each loss, as CONTRACT section 3 writes them ({L} is L).
+# The per-example loss and dE/dh^L of each loss, as docs/contract.md, section 3 writes them
+# ({L} is L).
 LOSS_FORMULAS = {
     "squared_error": ("L(h, y) = 1/2 sum_k (h_k - y_k)^2", "(h^{L} - y) / n"),
     "cross_entropy": ("L(h, y) = -log softmax(h)_y", "(softmax(h^{L}) - onehot(y)) / n"),
