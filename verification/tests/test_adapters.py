@@ -23,6 +23,7 @@ import verification
 from verification.adapters.torch import gradients_of
 from verification.command_line.main import main
 from verification.gate.loading import spec_of
+from verification.tests.adapter_users.torch_functions import Linear, Tanh
 
 USERS = Path(__file__).parent / "adapter_users"
 TORCH_FUNCTIONS = USERS / "torch_functions.py"
@@ -133,25 +134,7 @@ def test_module_weight_gradient_transposed_fails_at_the_output_layer() -> None:
 # --- torch: what the adapter refuses, and what it leaves alone --------------------------------
 
 
-class _Tanh(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z):
-        h = torch.tanh(z)
-        ctx.save_for_backward(h)
-        return h
-
-    @staticmethod
-    def backward(ctx, grad_h):
-        (h,) = ctx.saved_tensors
-        return grad_h * (1 - h**2)
-
-
-class _LinearWithoutBiasGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, h, W, b):
-        ctx.save_for_backward(h, W)
-        return h @ W + b
-
+class _LinearWithoutBiasGradient(Linear):
     @staticmethod
     def backward(ctx, delta):
         h, W = ctx.saved_tensors
@@ -161,15 +144,15 @@ class _LinearWithoutBiasGradient(torch.autograd.Function):
 @pytest.mark.parametrize(
     "pieces, error, words",
     [
-        ({"activations": {"Tanh": _Tanh}}, ValueError, ["'Tanh' is not a name", "'tanh'"]),
+        ({"activations": {"Tanh": Tanh}}, ValueError, ["'Tanh' is not a name", "'tanh'"]),
         ({"activations": {"tanh": 3}}, TypeError, ["activations['tanh'] is a int"]),
-        ({"activations": [_Tanh]}, TypeError, ["activations is a list", "dict"]),
-        ({"linear": _Tanh, "layer": nn.Linear}, ValueError, ["not both"]),
+        ({"activations": [Tanh]}, TypeError, ["activations is a list", "dict"]),
+        ({"linear": Tanh, "layer": nn.Linear}, ValueError, ["not both"]),
         ({}, ValueError, ["none of your pieces"]),
         ({"layer": nn.Linear(2, 3)}, TypeError, ["instance of Linear", "class"]),
         ({"linear": nn.Linear}, TypeError, ["layer= instead"]),
-        ({"linear": _Tanh, "weight_layout": "row_major"}, ValueError, ["'in_out'", "'out_in'"]),
-        ({"linear": _Tanh, "fallback": "no"}, TypeError, ["fallback is a str"]),
+        ({"linear": Tanh, "weight_layout": "row_major"}, ValueError, ["'in_out'", "'out_in'"]),
+        ({"linear": Tanh, "fallback": "no"}, TypeError, ["fallback is a str"]),
     ],
 )
 def test_gradients_of_refuses_what_cannot_serve_naming_it(pieces, error, words) -> None:
@@ -180,7 +163,7 @@ def test_gradients_of_refuses_what_cannot_serve_naming_it(pieces, error, words) 
 
 
 def test_an_activation_not_supplied_is_refused_without_fallback() -> None:
-    adapter = gradients_of(activations={"tanh": _Tanh}, fallback=False)
+    adapter = gradients_of(activations={"tanh": Tanh}, fallback=False)
     arch = _arch((2, 3, 1), ("tanh", "relu"))
     with pytest.raises(ValueError) as raised:
         adapter(arch, *_case(arch))
@@ -228,7 +211,7 @@ def test_an_activation_computed_outside_autograd_is_named_with_its_layer() -> No
 
 
 def test_the_adapter_leaves_the_thread_count_and_the_arguments_as_they_were() -> None:
-    adapter = gradients_of(activations={"tanh": _Tanh})
+    adapter = gradients_of(activations={"tanh": Tanh})
     arch = _arch((2, 3, 1), ("tanh", "identity"))
     params, x, y = _case(arch)
     before = [(W.copy(), b.copy()) for W, b in params], x.copy(), y.copy()

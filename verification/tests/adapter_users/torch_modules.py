@@ -1,6 +1,6 @@
 """A user's linear layer as an nn.Module in nn.Linear's layout (weight (n_out, n_in) = W^T),
-whose forward calls a Function with its own backward, and a tanh module; assembled by the
-torch adapter.
+whose forward calls a Function with its own backward, and a tanh module (by the tanh Function
+of torch_functions.py); assembled by the torch adapter.
 
     python -m verification --impl verification/tests/adapter_users/torch_modules.py:gradients
 
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from verification.adapters.torch import gradients_of
+from verification.tests.adapter_users.torch_functions import Tanh
 
 
 class LinearFunction(torch.autograd.Function):
@@ -57,22 +58,11 @@ class MyLinearTransposed(MyLinear):
     function = WeightGradientTransposed
 
 
-class TanhFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z):
-        h = torch.tanh(z)
-        ctx.save_for_backward(h)
-        return h
-
-    @staticmethod
-    def backward(ctx, grad_h):
-        (h,) = ctx.saved_tensors
-        return grad_h * (1 - h**2)
-
-
 class MyTanh(nn.Module):
+    """tanh as a module, by the Function of torch_functions.py with its own backward."""
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return TanhFunction.apply(z)
+        return Tanh.apply(z)
 
 
 gradients = gradients_of(layer=MyLinear, activations={"tanh": MyTanh})
