@@ -49,6 +49,8 @@ def reproduction(spec: str | None, seed: int, index: int, options: CaseOptions, 
     default = CaseOptions()
     if options.activations != default.activations:
         words += ["--activations", ",".join(options.activations)]
+    if options.output_activations is not None:
+        words += ["--output-activations", ",".join(options.output_activations)]
     if options.losses != default.losses:
         words += ["--losses", ",".join(options.losses)]
     for name in ("max_depth", "max_width", "max_batch"):
