@@ -15,12 +15,15 @@ from contextlib import contextmanager
 
 import reference
 from verification.cases import Case, CaseOptions, draw_case
+from verification.cases.options import as_names
 from verification.cases.shrink import shrink
 from verification.gate.loading import load_implementation
 from verification.judge import Verdict, judge
+from verification.judge.signature import SameFailure, readability
 from verification.oracles.consult import Oracles
 from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report, failure_from
+from verification.report.failure import spec_of
 
 SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
 REFERENCE_SPEC = "reference:gradients"
@@ -34,9 +37,7 @@ def _spec_of(impl: Callable | str | None) -> tuple[Callable, str | None]:
         return load_implementation(impl), impl
     if not callable(impl):
         raise TypeError(f"impl is a {type(impl).__name__}, but should be a callable or a spec")
-    module, name = getattr(impl, "__module__", None), getattr(impl, "__qualname__", "")
-    named = module and module != "__main__" and "<" not in name
-    return impl, f"{module}:{name}" if named else None
+    return impl, spec_of(impl)
 
 
 def _judge_indices(
@@ -132,8 +133,8 @@ def check(
     if workers < 1:
         raise ValueError(f"workers = {workers}, but should be >= 1")
     options = CaseOptions(
-        activations=tuple(activations) if activations is not None else CaseOptions().activations,
-        losses=tuple(losses) if losses is not None else CaseOptions().losses,
+        activations=as_names(activations, CaseOptions().activations),
+        losses=as_names(losses, CaseOptions().losses),
         max_depth=max_depth,
         max_width=max_width,
         max_batch=max_batch,
@@ -192,17 +193,16 @@ def _failures(
     dtype: str,
     shrink_failures: int,
 ) -> list[Failure]:
-    def fails(candidate: Case) -> bool:
-        return not judge(impl, candidate, Oracles.of(candidate, dtype), dtype).passed
+    def judged(candidate: Case) -> Verdict:
+        return judge(impl, candidate, Oracles.of(candidate, dtype), dtype)
 
     failures = []
-    for verdict in verdicts:
-        if verdict.passed:
-            continue
+    # the most readable first (judge.signature.readability): it is printed and shrunk first
+    for verdict in sorted((v for v in verdicts if not v.passed), key=readability):
         smallest = None
         if len(failures) < shrink_failures:
-            smallest = shrink(verdict.case, fails)
-            if smallest is verdict.case:
-                smallest = None
-        failures.append(failure_from(verdict, spec, options, dtype, smallest))
+            fails = SameFailure(verdict, judged)  # a candidate must fail the same way
+            shrink(verdict.case, fails)
+            smallest = fails.last
+        failures.append(failure_from(verdict, spec, options, dtype, smallest, impl))
     return failures

@@ -6,7 +6,11 @@
     values    the checks on the values: the one judge of gradient values against witnesses
               (torch.autograd, finite differences, a golden vector, a first call)
     compare   the entrywise comparison, summarised like torch.testing.assert_close
-    hints     the patterns of classic bugs, recognised in a wrong gradient
+    diagnoses what the person got wrong: hypotheses (backprop re-run with one step changed),
+              overflow, exact patterns; hints where nothing is established
+    hypotheses  backprop under a hypothesis, every quantity with its rounding bound
+    magnitudes  the largest |z^l| and logits of a case, and where a formula overflows on it
+    signature   what makes two failures the same (for shrinking), and which reads best
 
 `judge(impl, case, oracles, dtype)` runs the checks in the order a reader needs them:
 
@@ -17,20 +21,25 @@
     5. the oracles           torch.autograd and finite differences, entrywise within the
                              rounding-error allowance of verification.oracles.tolerance;
     6. determinism           a second call must agree with the first within that allowance.
+
+The first finding in reading order is then diagnosed (`conclude`), once, for every path.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from verification.cases import Case
 from verification.judge.call import call, check_structure, find_non_finite, mutations
-from verification.judge.findings import Finding, Verdict, in_reading_order
+from verification.judge.diagnoses import diagnose, repeated_call
+from verification.judge.findings import Diagnosis, Finding, Verdict, in_reading_order
+from verification.judge.hypotheses import returned_arrays
 from verification.judge.values import judge_values, nondeterminism, witnesses_of
 
 if TYPE_CHECKING:
     from verification.oracles.consult import Oracles
 
-__all__ = ["Finding", "Verdict", "judge"]
+__all__ = ["Diagnosis", "Finding", "Verdict", "conclude", "judge"]
 
 
 def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64") -> Verdict:
@@ -43,12 +52,35 @@ def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64"
         if grads is None:
             findings.append(malformed)
         else:
-            values = find_non_finite(grads) or judge_values(grads, case, witnesses_of(oracles))
+            values = find_non_finite(grads, case, dtype) or judge_values(
+                grads, case, witnesses_of(oracles)
+            )
             found = [f for f in (malformed, values) if f is not None]
             if not found:
                 found = [f for f in [_second_call(impl, case, grads, oracles, dtype)] if f]
             findings += found
-    return Verdict(case, in_reading_order(findings), skipped)
+    return conclude(case, findings, result if failed is None else None, dtype, skipped)
+
+
+def conclude(
+    case: Case, findings: list[Finding], returned: object, dtype: str = "float64", skipped: int = 0
+) -> Verdict:
+    """The verdict on one case: the findings in reading order, the first one diagnosed
+    (verification.judge.diagnoses), and what was returned, kept for the report of a failure.
+
+    A diagnosis that knows where the error starts names the layer of an exception, whose own
+    layer is a guess read from the implementation's local variables.
+    """
+    if not findings:
+        return Verdict(case, (), skipped)
+    main, *others = in_reading_order(findings)
+    diagnosis = diagnose(case, main, returned, dtype)
+    if diagnosis is not None:
+        layer = main.layer
+        if diagnosis.layer is not None and (layer is None or main.kind == "exception"):
+            layer = diagnosis.layer
+        main = replace(main, diagnosis=diagnosis, layer=layer)
+    return Verdict(case, (main, *others), skipped, returned_arrays(returned))
 
 
 def _second_call(
@@ -61,4 +93,7 @@ def _second_call(
     second, bad = check_structure(result, case, dtype)
     if bad is not None:
         return Finding("nondeterministic", f"the second call on the same case: {bad.message}")
-    return nondeterminism(first, second, case, oracles.allowed)
+    found = nondeterminism(first, second, case, oracles.allowed)
+    if found is None:
+        return None
+    return replace(found, diagnosis=repeated_call(first, second, oracles.allowed))

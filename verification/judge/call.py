@@ -19,8 +19,9 @@ import numpy as np
 
 from reference.types import Params
 from verification.cases import Case
-from verification.judge import hints
+from verification.judge import diagnoses
 from verification.judge.findings import Finding
+from verification.judge.magnitudes import is_numeric_error, where_it_overflows
 
 PartialGrads = list[tuple[np.ndarray | None, np.ndarray | None]]
 """Gradients as returned, converted to float64 layer by layer: [(dW^l, db^l) for l = 1..L],
@@ -51,7 +52,7 @@ def mutations(case: Case, params: Params, x: np.ndarray, y: np.ndarray) -> Findi
         f"the implementation modified its arguments ({', '.join(w for _, w in changed)}); "
         "it must leave params, x and y as it found them",
         layer=layer,
-        hint=hints.MUTATION,
+        hint=diagnoses.MUTATION,
     )
 
 
@@ -74,7 +75,7 @@ def check_structure(
         return None, Finding(
             "structure",
             f"returned {len(grads)} pairs, but should return L = {L}, one (dW, db) per layer",
-            hint=hints.OFF_BY_ONE_LAYER if abs(len(grads) - L) == 1 else None,
+            hint=diagnoses.OFF_BY_ONE_LAYER if abs(len(grads) - L) == 1 else None,
         )
     accepted = (np.dtype(np.float64),) + ((np.dtype(np.float32),) if dtype == "float32" else ())
     arrays: PartialGrads = []
@@ -101,7 +102,7 @@ def check_structure(
                         f"the shape of {symbol}^{l}",
                         l,
                         symbol,
-                        hint=hints.shape_hint(g.shape, p.shape, case.n),
+                        hint=diagnoses.shape_hint(g.shape, p.shape, case.n),
                     )
                 )
                 converted.append(None)
@@ -113,6 +114,7 @@ def check_structure(
                         f"layer {l}: dE/d{symbol} has dtype {g.dtype}, but should be {names}",
                         l,
                         symbol,
+                        hint=diagnoses.FLOAT32_RESULT if g.dtype == np.float32 else None,
                     )
                 )
                 converted.append(None)
@@ -124,8 +126,11 @@ def check_structure(
     return arrays, max(problems, key=lambda f: f.layer or 0)
 
 
-def find_non_finite(grads: PartialGrads) -> Finding | None:
-    """NaN or Inf in a gradient; the highest such layer is named."""
+def find_non_finite(
+    grads: PartialGrads, case: Case | None = None, dtype: str = "float64"
+) -> Finding | None:
+    """NaN or Inf in a gradient. The layer named is where an overflow starts on `case`
+    (judge.magnitudes.where_it_overflows), else the highest layer with a non-finite entry."""
     for l in range(len(grads), 0, -1):
         for symbol, g in zip("Wb", grads[l - 1], strict=True):
             if g is None:
@@ -133,14 +138,15 @@ def find_non_finite(grads: PartialGrads) -> Finding | None:
             bad = ~np.isfinite(g)
             if bad.any():
                 where = tuple(int(i) for i in np.argwhere(bad)[0])
+                start, origin = where_it_overflows(case, dtype) if case else (None, "")
                 return Finding(
                     "non-finite",
                     f"layer {l}: dE/d{symbol}{list(where)} = {g[where]} "
                     f"({int(bad.sum())} non-finite entries), but every gradient entry of a "
-                    "finite case is finite",
-                    l,
+                    f"finite case is finite{origin}",
+                    start or l,
                     symbol,
-                    hint=hints.NON_FINITE,
+                    hint=None if origin else diagnoses.NON_FINITE,
                 )
     return None
 
@@ -189,6 +195,8 @@ def call(impl: Callable, case: Case) -> tuple[object, Finding | None, tuple]:
     except Exception as exc:  # the implementation's own failure is a finding, not a crash
         where, layer = _where_raised(exc, case.arch.L)
         at = f" while at layer {layer}" if layer is not None else ""
-        message = f"raised {type(exc).__name__}: {exc}{where}{at}"
-        return None, Finding("exception", message, layer), (params, x, y)
+        error = f"{type(exc).__name__}: {exc}"
+        start, origin = where_it_overflows(case) if is_numeric_error(error) else (None, "")
+        message = f"raised {error}{where}{at}{origin}"
+        return None, Finding("exception", message, start or layer, error=error), (params, x, y)
     return result, None, (params, x, y)

@@ -6,6 +6,7 @@ then `body_lines()`, which other reports (verification.vectors) reuse under a he
 own. verification.report.files writes the JSON and JUnit XML files and ends a command.
 """
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,18 @@ from verification.report import files
 from verification.report.failure import Failure
 
 PRINTED_FAILURES = 5  # failure blocks in the terminal summary; --json has them all
+
+
+def strict(value: object) -> object:
+    """`value` with every NaN and infinity replaced by the strings "NaN", "Infinity" and
+    "-Infinity", so that the JSON report is strict JSON (docs/contract.md, section 5)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,13 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def __repr__(self) -> str:
+        """One line; the summary() and to_dict() hold the rest."""
+        return (
+            f"Report(impl={self.impl!r}, ok={self.ok}, cases={self.cases}, passed={self.passed}, "
+            f"failures={len(self.failures)}, seed={self.seed})"
+        )
 
     @classmethod
     def gather(
@@ -79,16 +99,22 @@ class Report:
     def header_lines(self) -> list[str]:
         """The first lines of the summary: who was judged, how fast, and the verdict."""
         rate = self.cases / self.seconds if self.seconds > 0 else float("inf")
-        verdict = "PASSED" if self.ok else "FAILED"
+        verdict = f"{'PASSED' if self.ok else 'FAILED'}: {self.passed} of {self.cases} cases passed"
+        if self.ok and self.skipped_entries:
+            verdict += (
+                f"; {self.skipped_entries} finite-difference entries skipped at kinks "
+                "(torch.autograd still judged them)"
+            )
         return [
             f"backprop-gate: {self.impl}, {self.cases} cases from seed {self.seed} in "
             f"{self.seconds:.1f} s ({rate:.0f} cases/s)",
-            f"{verdict}: {self.passed} of {self.cases} cases passed; {self.skipped_entries} "
-            "finite-difference entries skipped at kinks (torch.autograd still judged them)",
+            verdict,
         ]
 
-    def body_lines(self) -> list[str]:
-        """The counts by activation, loss and depth, then the first failures in full."""
+    def body_lines(self, call: str | None = None) -> list[str]:
+        """The counts by activation, loss and depth, then the first failures in full. `call`
+        (e.g. "backprop_gate.check") is the Python function the report was made by, for
+        reproductions written as calls of it."""
         lines = []
         for title, counts in (
             ("by activation", self.by_activation),
@@ -98,19 +124,22 @@ class Report:
             cells = "  ".join(f"{k} {p}/{j}" for k, (p, j) in counts.items())
             lines.append(f"  {title:<14}{cells}")
         for failure in self.failures[:PRINTED_FAILURES]:
-            lines += ["", failure.render()]
+            lines += ["", failure.render(call)]
         rest = self.failures[PRINTED_FAILURES:]
         if rest:
             indices = ", ".join(str(f.case["index"]) for f in rest[:20])
             more = ", ..." if len(rest) > 20 else ""
-            lines.append(
-                f"\n{len(rest)} more failed cases: {indices}{more} (--json PATH writes them all)"
+            where = (
+                f"{call} returns them all in report.failures"
+                if call
+                else "--json PATH writes them all; in Python, report.failures holds them"
             )
+            lines.append(f"\n{len(rest)} more failed cases: {indices}{more} ({where})")
         return lines
 
-    def summary(self) -> str:
+    def summary(self, call: str | None = None) -> str:
         """The terminal text: header_lines, then body_lines."""
-        return "\n".join(self.header_lines() + self.body_lines())
+        return "\n".join(self.header_lines() + self.body_lines(call))
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -118,7 +147,7 @@ class Report:
         data["failures"] = [
             {k: v for k, v in f.items() if k != "description"} for f in data["failures"]
         ]
-        return data
+        return strict(data)
 
     def junit_cases(self) -> list[tuple[str, Failure | None]]:
         """One (name, failure or None) per case judged, for JUnit XML: failures first."""

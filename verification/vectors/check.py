@@ -4,7 +4,8 @@
 judges it: the file and its layout (missing, malformed), then the gate\'s own checks on the
 structure and finite values (verification.judge.call) and on every value
 (verification.judge.values, against the vector\'s gradients within
-A(implementation) + A(reference)). The report is the gate\'s, under a header of its own.
+A(implementation) + A(reference)), then the diagnosis of what it found (verification.judge,
+`conclude`, as for the gate). The report is the gate\'s, under a header of its own.
 """
 
 import shlex
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from verification.cases import Case, CaseOptions
-from verification.judge import Finding, Verdict
+from verification.judge import Finding, Verdict, conclude
 from verification.judge.call import check_structure, find_non_finite
 from verification.judge.values import ALLOWANCES, Witness, judge_values
 from verification.oracles.precision import PRECISIONS
@@ -126,18 +127,20 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
         return Verdict(case, (malformed,))
     arrays, malformed = check_structure(grads, case, dtype)
     if malformed is not None:
-        return Verdict(case, (malformed,))
-    non_finite = find_non_finite(arrays)
+        return conclude(case, [malformed], grads, dtype)
+    non_finite = find_non_finite(arrays, case, dtype)
     if non_finite is not None:
         nulls = any(v is None for layer in document["layers"] for v in _leaves(layer))
         note = _NULL_NOTE if nulls else ""
-        return Verdict(case, (replace(non_finite, message=non_finite.message + note),))
+        return conclude(
+            case, [replace(non_finite, message=non_finite.message + note)], grads, dtype
+        )
     allowed = allowance(case.arch, case.params, case.x, case.y, dtype=dtype)
     witness = Witness(
         ORACLE, vector.grads, [(ALLOWANCES * A_W, ALLOWANCES * A_b) for A_W, A_b in allowed]
     )
     found = judge_values(arrays, case, [witness])
-    return Verdict(case, () if found is None else (found,))
+    return conclude(case, [] if found is None else [found], grads, dtype)
 
 
 def _leaves(layer: dict):
