@@ -997,11 +997,11 @@ def explains(h: Hypothesis, t: Trace, returned: Returned, error: str | None) -> 
             if returned is None or len(returned) != h.length(t):
                 return None
             apart = h.length(t) != t.L
-            unchanged = h.first_changed(t) if h.length(t) == t.L else 0
-            if not all(t.agrees(returned, l) for l in range(t.L, unchanged, -1)):
+            top = h.first_changed(t) if h.length(t) == t.L else t.L
+            if not all(t.agrees(returned, l) for l in range(t.L, top, -1)):
                 return None  # above first_changed the hypothesis is the seed's computation
             for position, dW, db in h.pairs(t):
-                if position > unchanged:
+                if position > top:
                     continue
                 for got, expected in zip(returned[position - 1], (dW, db), strict=True):
                     if not _within(got, expected, t.floor):

@@ -261,9 +261,9 @@ def _diagnosis_data(diagnosis: Diagnosis | None) -> dict | None:
 class Failure:
     """One failed case, ready to print or to serialise.
 
-    reproduce: the command that judges the case alone (with MODULE:FUNCTION as a stand-in if
-    the implementation cannot be named: then `python` is the way); python: the line of
-    verification.check that does, `impl_is` saying what its first argument stands for.
+    reproduce: the command that judges the case alone, or where the implementation cannot be
+    named (named is False), the Python line of verification.check that does; python: that
+    line in any case, `impl_is` saying what its first argument stands for, if it is a stand-in.
     diagnosis: {"name", "text", "evidence", "also"} or None; hint: its text, or else a guess.
     """
 
@@ -355,7 +355,11 @@ def failure_from(
         case=_case_fields(case),
         kind=main.kind,
         message=main.message,
-        reproduce=reproduction(spec, case.seed, case.index, options, dtype),
+        reproduce=(
+            reproduction(spec, case.seed, case.index, options, dtype)
+            if spec is not None or python is None
+            else python
+        ),
         layer=main.layer,
         param=main.param,
         oracle=worst.oracle if worst else None,
