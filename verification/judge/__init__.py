@@ -80,7 +80,7 @@ def conclude(
         if diagnosis.layer is not None and (layer is None or main.kind == "exception"):
             layer = diagnosis.layer
         main = replace(main, diagnosis=diagnosis, layer=layer)
-    return Verdict(case, (main, *others), skipped, returned_arrays(returned))
+    return Verdict(case, (main, *others), skipped, returned_arrays(returned, case))
 
 
 def _second_call(

@@ -111,6 +111,15 @@ def shape_hint(got: tuple, expected: tuple, n: int) -> str | None:
 
 # --- the diagnoses ------------------------------------------------------------------------
 
+FLOAT32_INSIDE = Diagnosis(
+    "float32_inside",
+    "float32 arithmetic inside a float64 interface: every entry is as close to the expected "
+    "gradient as float32 rounding allows, and no closer (params, x or a product cast to "
+    "float32, or a float32 default dtype somewhere); keep float64 throughout, or if float32 is "
+    "intended, judge it with --dtype float32 (dtype='float32' in verification.check)",
+    "every entry lies within the float32 allowance; some lie beyond float64's",
+)
+
 
 def diagnose(
     case: Case, finding: Finding, returned: object, dtype: str = "float64"
@@ -133,16 +142,10 @@ def diagnose(
     if finding.kind not in ("exception", "structure", "mismatch"):
         return None
     trace = Trace(case, dtype)
-    arrays = returned_arrays(returned) if finding.kind != "exception" else None
+    arrays = returned_arrays(returned, case) if finding.kind != "exception" else None
     found = _by_hypothesis(trace, arrays, finding.error)
     if found is None and finding.kind == "mismatch" and float32_inside(trace, arrays):
-        found = Diagnosis(
-            "float32_inside",
-            "float32 arithmetic inside a float64 interface: every entry is as close to the "
-            "expected gradient as float32 rounding allows, and no closer (params, x or a "
-            "product cast to float32, or a float32 default dtype somewhere)",
-            "every entry lies within the float32 allowance; some lie beyond float64's",
-        )
+        found = FLOAT32_INSIDE
     if found is None and finding.kind == "exception" and is_numeric_error(finding.error or ""):
         found = _overflow(case, dtype)
     if found is None and finding.kind == "mismatch":
@@ -155,10 +158,10 @@ def established(case: Case, returned: object, dtype: str = "float64") -> list[Di
     each hypothesis, float32 arithmetic, and the patterns of every array. A correct result
     supports none (verification.zoo.rates measures it)."""
     trace = Trace(case, dtype)
-    arrays = returned_arrays(returned)
+    arrays = returned_arrays(returned, case)
     found = [d for d in [_by_hypothesis(trace, arrays, None)] if d is not None]
     if float32_inside(trace, arrays):
-        found.append(Diagnosis("float32_inside", "float32 arithmetic", "the float32 allowance"))
+        found.append(FLOAT32_INSIDE)
     for l in range(1, case.L + 1):
         for param in "Wb":
             pattern = _pattern(trace, Finding("mismatch", "", l, param), arrays)
@@ -184,9 +187,10 @@ def _by_hypothesis(trace: Trace, arrays: Returned, error: str | None) -> Diagnos
             "backprop re-run on this case with that one change gives every returned entry "
             "within the rounding allowance of that computation"
         )
+    same = [e.hypothesis for e in others if e.hypothesis.name == first.hypothesis.name]
     return Diagnosis(
         first.hypothesis.name,
-        first.hypothesis.describe(trace),
+        first.hypothesis.describe_with(trace, same),
         evidence,
         tuple(also.items()),
         first.starts,

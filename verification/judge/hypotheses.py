@@ -199,6 +199,15 @@ class Hypothesis:
         computes exactly what the seed's equations do (backprop runs from layer L down)."""
         return t.L
 
+    def computation(self, t: Trace) -> tuple:
+        """What it computes on this case: two hypotheses of one computation are one."""
+        return (type(self).__name__, id(self))
+
+    def describe_with(self, t: Trace, others: list["Hypothesis"]) -> str:
+        """describe(t), where `others` of the same diagnosis explain the result as well (a
+        variant may name the constants the case cannot choose between)."""
+        return self.describe(t)
+
     # the steps, as the seed writes them
 
     def slope(self, t: Trace, l: int) -> Bounded:
@@ -250,7 +259,7 @@ class Hypothesis:
         yield from self.layers(t)
 
 
-def _named_layers(t: Trace, layers) -> str:
+def _named_layers(layers: list[int]) -> str:
     layers = sorted(layers)
     if len(layers) == 1:
         return f"layer {layers[0]}"
@@ -289,6 +298,9 @@ class DphiAtH(Hypothesis):
     def first_changed(self, t: Trace) -> int:
         return max(self._changed(t))
 
+    def computation(self, t: Trace) -> tuple:
+        return (type(self).__name__, tuple(self._changed(t)))  # the scope: its layers alone
+
     def describe(self, t: Trace) -> str:
         names = sorted({t.case.arch.activations[l - 1] for l in self._changed(t)})
         example = {
@@ -298,7 +310,7 @@ class DphiAtH(Hypothesis):
         first = next((example[name] for name in names if name in example), None)
         return (
             f"phi' evaluated at h^l = phi(z^l) instead of at z^l, in {self.scope} "
-            f"({', '.join(names)}, {_named_layers(t, self._changed(t))})"
+            f"({', '.join(names)}, {_named_layers(self._changed(t))})"
             + (f": {first}" if first else "")
         )
 
@@ -349,7 +361,7 @@ class KinkConvention(Hypothesis):
         )
         return (
             f"another kink convention: {taken} at the {units} units exactly at the kink z = 0 "
-            f"({_named_layers(t, layers)}), but the contract takes {contract}, PyTorch's "
+            f"({_named_layers(layers)}), but the contract takes {contract}, PyTorch's "
             "convention (docs/contract.md, section 2)"
         )
 
@@ -384,6 +396,9 @@ class DroppedSlope(Hypothesis):
     def first_changed(self, t: Trace) -> int:
         return max(self._changed(t))
 
+    def computation(self, t: Trace) -> tuple:
+        return (type(self).__name__, tuple(self._changed(t)))  # the scope: its layers alone
+
     def describe(self, t: Trace) -> str:
         equation = (
             "delta^L = phi_L'(z^L) * dE/dh^L"
@@ -392,7 +407,7 @@ class DroppedSlope(Hypothesis):
         )
         return (
             f"a term of the recursion dropped: phi' is missing from delta in {self.scope} "
-            f"({_named_layers(t, self._changed(t))}); {equation}"
+            f"({_named_layers(self._changed(t))}); {equation}"
         )
 
     def slope(self, t: Trace, l: int) -> Bounded:
@@ -544,6 +559,10 @@ def _targets(t: Trace) -> Array:
     return t.case.y
 
 
+def _same_style(a: Hypothesis, b: Hypothesis) -> bool:
+    return type(a) is type(b) and getattr(a, "style", None) == getattr(b, "style", None)
+
+
 CLIP_STYLES = {
     "clip": "the clipped p in the gradient, (clip(p) - y) / n",
     "zero": "a zero gradient where the clip is active (autodiff through the clip)",
@@ -573,13 +592,20 @@ class ClippedProbabilities(Hypothesis):
         return (p < self.eps) | (p > 1 - self.eps)
 
     def describe(self, t: Trace) -> str:
+        return self.describe_with(t, [])
+
+    def describe_with(self, t: Trace, others: list[Hypothesis]) -> str:
+        eps = sorted({self.eps} | {h.eps for h in others if _same_style(self, h)}, reverse=True)
+        clipped = " or ".join(f"[{e:g}, 1 - {e:g}]" for e in eps)
+        cannot = " (this case cannot tell which)" if len(eps) > 1 else ""
         p = _probabilities(t)
         smallest, largest = float(p.min()), float(p.max())
+        top = "1" if largest == 1 else f"1 - {1 - largest:.3g}"
         return (
-            f"probabilities clipped to [{self.eps:g}, 1 - {self.eps:g}] before the log, with "
-            f"{CLIP_STYLES[self.style]}: this case's p reach {smallest:.3g} and 1 - "
-            f"{1 - largest:.3g} (largest logit |h^L| {np.abs(t.h[t.L]).max():.3g}); E takes "
-            "log p exactly (a log-sum-exp, or softplus for binary_cross_entropy)"
+            f"probabilities clipped to {clipped}{cannot} before the log, with "
+            f"{CLIP_STYLES[self.style]}: this case's p range from {smallest:.3g} to {top} "
+            f"(largest logit |h^L| {np.abs(t.h[t.L]).max():.4g}); E takes log p exactly "
+            "(a log-sum-exp, or softplus for binary_cross_entropy), and so must its gradient"
         )
 
     def loss_gradient(self, t: Trace) -> Bounded:
@@ -614,11 +640,17 @@ class ClippedLogits(Hypothesis):
         return t.case.arch.loss in _CROSS_ENTROPIES and bool((np.abs(t.h[t.L]) > self.limit).any())
 
     def describe(self, t: Trace) -> str:
+        return self.describe_with(t, [])
+
+    def describe_with(self, t: Trace, others: list[Hypothesis]) -> str:
+        limits = sorted({self.limit} | {h.limit for h in others if _same_style(self, h)})
+        clipped = " or ".join(f"[-{c:g}, {c:g}]" for c in limits)
+        cannot = " (this case cannot tell which)" if len(limits) > 1 else ""
         how = {"clip": "the loss gradient taken at the clipped logits", "zero": CLIP_STYLES["zero"]}
         return (
-            f"logits clipped to [-{self.limit:g}, {self.limit:g}] before the loss, with "
-            f"{how[self.style]}: this case's logits reach {np.abs(t.h[t.L]).max():.4g}; "
-            "a log-sum-exp (or softplus) needs no clip"
+            f"logits clipped to {clipped}{cannot} before the loss, with {how[self.style]}: "
+            f"this case's logits reach {np.abs(t.h[t.L]).max():.4g}; a log-sum-exp (or "
+            "softplus) needs no clip"
         )
 
     def loss_gradient(self, t: Trace) -> Bounded:
@@ -899,29 +931,31 @@ def hypotheses(t: Trace) -> list[Hypothesis]:
         DroppedLayer("last"),
     ]
     chosen, seen = [], set()
-    for h in candidates:
-        if not h.applies(t):
-            continue
-        # scopes that change the same layers are one hypothesis ("every layer" of L = 1 is
-        # "the output layer")
-        key = (type(h).__name__, tuple(h._changed(t))) if hasattr(h, "_changed") else None
-        if key is None or key not in seen:
+    for h in candidates:  # "every layer" of L = 1 is "the output layer": keep the first
+        if h.applies(t) and h.computation(t) not in seen:
             chosen.append(h)
-            seen.add(key)
+            seen.add(h.computation(t))
     return chosen
 
 
 # --- does a hypothesis explain what came back? ------------------------------------------------
 
+RETURNED_SIZE = 4  # see returned_arrays: no hypothesis makes an array larger than this allows
 Returned = list[tuple[np.ndarray | None, np.ndarray | None]] | None
 """What the implementation returned, as float64 arrays where they could be read (None where
 not), or None if it returned no list of pairs."""
 
 
-def returned_arrays(result: object) -> Returned:
-    """`result` as Returned: every pair's arrays converted to float64 where they can be."""
-    if not isinstance(result, (list, tuple)):
+def returned_arrays(result: object, case: Case) -> Returned:
+    """`result` as Returned: every pair's arrays converted to float64 where they can be.
+
+    What cannot be what any hypothesis gives is not converted: more than L + 1 pairs (None),
+    an array of more entries than RETURNED_SIZE times the largest of n and the widths, squared
+    (None in its place). An implementation's result is untrusted: nothing it does raises here.
+    """
+    if not isinstance(result, (list, tuple)) or len(result) > case.L + 1:
         return None
+    largest = RETURNED_SIZE * max(case.n, *case.arch.sizes) ** 2
     pairs = []
     for pair in result:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -930,8 +964,9 @@ def returned_arrays(result: object) -> Returned:
         arrays = []
         for a in pair:
             try:
-                arrays.append(np.asarray(a, dtype=np.float64))
-            except (TypeError, ValueError):
+                a = np.asarray(a)
+                arrays.append(a.astype(np.float64) if a.size <= largest else None)
+            except Exception:  # an object whose conversion fails in any way
                 arrays.append(None)
         pairs.append((arrays[0], arrays[1]))
     return pairs
