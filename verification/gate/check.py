@@ -17,13 +17,12 @@ import reference
 from verification.cases import Case, CaseOptions, draw_case
 from verification.cases.options import as_names
 from verification.cases.shrink import shrink
-from verification.gate.loading import load_implementation
+from verification.gate.loading import load_implementation, spec_of
 from verification.judge import Verdict, judge
 from verification.judge.signature import SameFailure, readability
 from verification.oracles.consult import Oracles
 from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report, failure_from
-from verification.report.failure import spec_of
 
 SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
 REFERENCE_SPEC = "reference:gradients"

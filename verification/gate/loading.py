@@ -54,3 +54,22 @@ def load_implementation(spec: str) -> Callable:
             f"--impl {spec!r}: {attr!r} is a {type(impl).__name__}, not a callable"
         )
     return impl
+
+
+def spec_of(impl: object) -> str | None:
+    """ "MODULE:NAME" that loads `impl` itself (a module-level function, or a module-level name
+    bound to the object), or None: a lambda, a nested function, a bound method or a
+    functools.partial that no module-level name holds, anything defined in __main__."""
+    module_name = getattr(impl, "__module__", None)
+    if not isinstance(module_name, str) or module_name == "__main__":
+        return None
+    module = sys.modules.get(module_name)
+    if module is None:
+        return None
+    name = getattr(impl, "__qualname__", None)
+    if isinstance(name, str) and name.isidentifier() and getattr(module, name, None) is impl:
+        return f"{module_name}:{name}"
+    for attr, value in vars(module).items():
+        if value is impl and attr.isidentifier() and not attr.startswith("_"):
+            return f"{module_name}:{attr}"
+    return None

@@ -34,6 +34,7 @@ from verification.judge.call import call, check_structure, find_non_finite, muta
 from verification.judge.diagnoses import diagnose, repeated_call
 from verification.judge.findings import Diagnosis, Finding, Verdict, in_reading_order
 from verification.judge.hypotheses import returned_arrays
+from verification.judge.magnitudes import with_overflow_origin
 from verification.judge.values import judge_values, nondeterminism, witnesses_of
 
 if TYPE_CHECKING:
@@ -52,9 +53,7 @@ def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64"
         if grads is None:
             findings.append(malformed)
         else:
-            values = find_non_finite(grads, case, dtype) or judge_values(
-                grads, case, witnesses_of(oracles)
-            )
+            values = find_non_finite(grads) or judge_values(grads, case, witnesses_of(oracles))
             found = [f for f in (malformed, values) if f is not None]
             if not found:
                 found = [f for f in [_second_call(impl, case, grads, oracles, dtype)] if f]
@@ -68,12 +67,14 @@ def conclude(
     """The verdict on one case: the findings in reading order, the first one diagnosed
     (verification.judge.diagnoses), and what was returned, kept for the report of a failure.
 
-    A diagnosis that knows where the error starts names the layer of an exception, whose own
-    layer is a guess read from the implementation's local variables.
+    A NaN or Inf, or a numeric exception, is named at the layer and magnitude where an overflow
+    starts on the case (judge.magnitudes.where_it_overflows). A diagnosis that knows where the
+    error starts names the layer of an exception, whose own layer is a guess read from the
+    implementation's local variables.
     """
     if not findings:
         return Verdict(case, (), skipped)
-    main, *others = in_reading_order(findings)
+    main, *others = in_reading_order([with_overflow_origin(f, case, dtype) for f in findings])
     diagnosis = diagnose(case, main, returned, dtype)
     if diagnosis is not None:
         layer = main.layer

@@ -21,7 +21,6 @@ from reference.types import Params
 from verification.cases import Case
 from verification.judge import diagnoses
 from verification.judge.findings import Finding
-from verification.judge.magnitudes import is_numeric_error, where_it_overflows
 
 PartialGrads = list[tuple[np.ndarray | None, np.ndarray | None]]
 """Gradients as returned, converted to float64 layer by layer: [(dW^l, db^l) for l = 1..L],
@@ -126,11 +125,9 @@ def check_structure(
     return arrays, max(problems, key=lambda f: f.layer or 0)
 
 
-def find_non_finite(
-    grads: PartialGrads, case: Case | None = None, dtype: str = "float64"
-) -> Finding | None:
-    """NaN or Inf in a gradient. The layer named is where an overflow starts on `case`
-    (judge.magnitudes.where_it_overflows), else the highest layer with a non-finite entry."""
+def find_non_finite(grads: PartialGrads) -> Finding | None:
+    """NaN or Inf in a gradient; the highest such layer is named (judge.conclude then names
+    the layer where an overflow starts, if the case reaches one)."""
     for l in range(len(grads), 0, -1):
         for symbol, g in zip("Wb", grads[l - 1], strict=True):
             if g is None:
@@ -138,15 +135,14 @@ def find_non_finite(
             bad = ~np.isfinite(g)
             if bad.any():
                 where = tuple(int(i) for i in np.argwhere(bad)[0])
-                start, origin = where_it_overflows(case, dtype) if case else (None, "")
                 return Finding(
                     "non-finite",
                     f"layer {l}: dE/d{symbol}{list(where)} = {g[where]} "
                     f"({int(bad.sum())} non-finite entries), but every gradient entry of a "
-                    f"finite case is finite{origin}",
-                    start or l,
+                    "finite case is finite",
+                    l,
                     symbol,
-                    hint=None if origin else diagnoses.NON_FINITE,
+                    hint=diagnoses.NON_FINITE,
                 )
     return None
 
@@ -195,8 +191,7 @@ def call(impl: Callable, case: Case) -> tuple[object, Finding | None, tuple]:
     except Exception as exc:  # the implementation's own failure is a finding, not a crash
         where, layer = _where_raised(exc, case.arch.L)
         at = f" while at layer {layer}" if layer is not None else ""
-        error = f"{type(exc).__name__}: {exc}"
-        start, origin = where_it_overflows(case) if is_numeric_error(error) else (None, "")
-        message = f"raised {error}{where}{at}{origin}"
-        return None, Finding("exception", message, start or layer, error=error), (params, x, y)
+        error = f"{type(exc).__name__}: {exc}"  # for the diagnosis: the re-run must match it
+        message = f"raised {error}{where}{at}"
+        return None, Finding("exception", message, layer, error=error), (params, x, y)
     return result, None, (params, x, y)

@@ -8,8 +8,9 @@ functions of the case alone (never of what the implementation returned):
     overflow_origin(case)  the first quantity of the forward pass past the point where a
                            textbook formula of its activation or loss overflows, with its layer
                            and magnitude: "z^3 reaches -812 in layer 3 (sigmoid): e^-z
-                           overflows past 709.78". The non-finite check and the message of an
-                           exception name it: that is where the NaN or the exception starts.
+                           overflows past 709.78";
+    with_overflow_origin   a non-finite finding or a numeric exception named there: that is
+                           where the NaN or the exception starts (judge.conclude applies it).
 
 Where each textbook formula overflows (OVERFLOWS, one record per activation and loss):
 
@@ -25,12 +26,13 @@ np.where, whose discarded branch may overflow without harm; identity and the rel
 overflow. Squared error overflows only in E itself (h^2 past 1.3e154), not in its gradient.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import reference
 from verification.cases import Case
+from verification.judge.findings import Finding
 
 FLOAT64_EXP_LIMIT = float(np.log(np.finfo(np.float64).max))  # 709.78: e^709.79 = inf
 FLOAT32_EXP_LIMIT = float(np.log(np.finfo(np.float32).max))  # 88.72 in float32
@@ -221,3 +223,16 @@ def where_it_overflows(case: Case, dtype: str = "float64") -> tuple[int | None, 
     if origin is None:
         return None, ""
     return origin.layer, f"; it starts in layer {origin.layer}: {origin.describe()}"
+
+
+def with_overflow_origin(finding: Finding, case: Case, dtype: str = "float64") -> Finding:
+    """A non-finite finding, or a numeric exception, named at the layer and magnitude where an
+    overflow starts on `case` ("...; it starts in layer 3: z^3 reaches 812 ..."); any other
+    finding, or one on a case that reaches no overflow point, as it is."""
+    numeric = finding.kind == "exception" and is_numeric_error(finding.error or "")
+    if finding.kind != "non-finite" and not numeric:
+        return finding
+    layer, note = where_it_overflows(case, dtype)
+    if layer is None:
+        return finding
+    return replace(finding, message=finding.message + note, layer=layer, hint=None)

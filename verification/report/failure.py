@@ -10,7 +10,6 @@ Python call of verification.check on that one case.
 
 import math
 import shlex
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +18,7 @@ import reference
 from verification.cases import Case, CaseOptions
 from verification.judge import Diagnosis, Verdict
 from verification.judge.magnitudes import magnitudes
+from verification.judge.signature import readability
 
 SHOWN_NUMBERS = 40
 """An array of at most this many numbers is shown whole (W^l, b^l, x, y, z^l of the smallest
@@ -51,25 +51,6 @@ def _case_data(case: Case) -> dict:
 
 
 # --- reproduction -----------------------------------------------------------------------------
-
-
-def spec_of(impl: object) -> str | None:
-    """ "MODULE:NAME" that loads `impl` itself (a module-level function, or a module-level name
-    bound to the object), or None: a lambda, a nested function, a bound method or a
-    functools.partial that no module-level name holds, anything defined in __main__."""
-    module_name = getattr(impl, "__module__", None)
-    if not isinstance(module_name, str) or module_name == "__main__":
-        return None
-    module = sys.modules.get(module_name)
-    if module is None:
-        return None
-    name = getattr(impl, "__qualname__", None)
-    if isinstance(name, str) and name.isidentifier() and getattr(module, name, None) is impl:
-        return f"{module_name}:{name}"
-    for attr, value in vars(module).items():
-        if value is impl and attr.isidentifier() and not attr.startswith("_"):
-            return f"{module_name}:{attr}"
-    return None
 
 
 def impl_label(impl: object) -> tuple[str, str | None]:
@@ -290,6 +271,7 @@ class Failure:
     named: bool = True
     python: str | None = None
     impl_is: str | None = None
+    readability: tuple = ()  # judge.signature.readability: sort failures by it, most readable first
     description: str = ""
 
     def render(self, call: str | None = None) -> str:
@@ -320,7 +302,8 @@ class Failure:
     def _reproduce_lines(self, call: str | None) -> list[str]:
         stand_in = f"  ({self.impl_is} stands for impl)" if self.impl_is else ""
         if call is not None and self.python is not None:
-            lines = [f"  reproduce: {self.python.replace('verification.check', call, 1)}"]
+            python = self.python.replace("verification.check", call, 1)
+            lines = [f"  reproduce: {python}{stand_in}"]
             if self.named:
                 lines.append(f"    or from a shell: {self.reproduce}")
             return lines
@@ -346,7 +329,7 @@ def failure_from(
     python, impl_is = None, None
     if impl is not None or spec is not None:
         name, impl_is = impl_label(impl) if impl is not None else (repr(spec), None)
-        if spec is not None and (impl_is is not None or spec_of(impl) != spec):
+        if spec is not None and (impl_is is not None or not spec.endswith(f":{name}")):
             name, impl_is = repr(spec), None  # given as a spec, or named by one: call it so
         python = python_reproduction(
             name, case.seed, case.index, options, dtype, "verification.check"
@@ -379,6 +362,7 @@ def failure_from(
         named=spec is not None,
         python=python,
         impl_is=impl_is,
+        readability=readability(verdict),
         description=f"case {case.index} (seed {case.seed}): {case.describe()}",
     )
 

@@ -145,7 +145,8 @@ class Report:
         data = asdict(self)
         data["ok"] = self.ok
         data["failures"] = [
-            {k: v for k, v in f.items() if k != "description"} for f in data["failures"]
+            {k: v for k, v in f.items() if k not in ("description", "readability")}
+            for f in data["failures"]
         ]
         return strict(data)
 

@@ -16,10 +16,11 @@ import reference
 from verification import check
 from verification.cases import CaseOptions, draw_case
 from verification.cases.shrink import shrink
+from verification.gate.loading import spec_of
 from verification.judge import judge
 from verification.judge.signature import SameFailure, extreme, readability, signature
 from verification.oracles.consult import Oracles
-from verification.report.failure import SHOWN_NUMBERS, spec_of
+from verification.report.failure import SHOWN_NUMBERS
 from verification.vectors.safe_json import UnreadableJSONError, read_json
 from verification.zoo import bugs
 

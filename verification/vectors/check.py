@@ -128,7 +128,7 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
     arrays, malformed = check_structure(grads, case, dtype)
     if malformed is not None:
         return conclude(case, [malformed], grads, dtype)
-    non_finite = find_non_finite(arrays, case, dtype)
+    non_finite = find_non_finite(arrays)
     if non_finite is not None:
         nulls = any(v is None for layer in document["layers"] for v in _leaves(layer))
         note = _NULL_NOTE if nulls else ""
