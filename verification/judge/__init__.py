@@ -9,6 +9,7 @@
     diagnoses what the person got wrong: hypotheses (backprop re-run with one step changed),
               overflow, exact patterns; hints where nothing is established
     hypotheses  backprop under a hypothesis, every quantity with its rounding bound
+    known_bugs  the hypotheses, one class per known bug
     magnitudes  the largest |z^l| and logits of a case, and where a formula overflows on it
     signature   what makes two failures the same (for shrinking), and which reads best
 

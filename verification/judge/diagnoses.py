@@ -33,9 +33,9 @@ from verification.judge.hypotheses import (
     Trace,
     explains,
     float32_inside,
-    hypotheses,
     returned_arrays,
 )
+from verification.judge.known_bugs import hypotheses
 from verification.judge.magnitudes import is_numeric_error, overflow_in
 from verification.judge.values import ALLOWANCES
 

@@ -13,7 +13,8 @@ from reference import Architecture
 from verification.cases import Case, CaseOptions, draw_case
 from verification.judge import judge
 from verification.judge.diagnoses import DIAGNOSES, established
-from verification.judge.hypotheses import Trace, hypotheses
+from verification.judge.hypotheses import Trace
+from verification.judge.known_bugs import hypotheses
 from verification.judge.magnitudes import OVERFLOWS, overflow_origin
 from verification.oracles.consult import Oracles
 from verification.oracles.tolerance import allowance
