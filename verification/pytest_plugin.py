@@ -5,9 +5,10 @@
 
 runs verification.check on `my_gradients` (the same keyword arguments) and, if any case fails,
 fails the test with the gate's report as its message: the case, the layer where the error
-starts, W or b, the worst index, expected against got, and the command that reproduces it. No
-traceback into the gate is shown; the report is the message. On a pass, check returns the
-Report.
+starts, W or b, the worst index, expected against got, the diagnosis, the smallest failing case
+with its numbers, and the call of the fixture that reproduces it (with the command, when the
+implementation can be named). No traceback into the gate is shown; the report is the
+message. On a pass, check returns the Report.
 
 pytest loads this module through the `pytest11` entry point `backprop_gate` wherever
 backprop-oracle is installed (`-p no:backprop_gate` turns it off). Without the installed entry
@@ -48,7 +49,8 @@ class BackpropGate:
 
         report = check(impl, **options)
         if not report.ok:
-            pytest.fail(report.summary(), pytrace=False)
+            # reproductions as calls of this fixture, which is what the test has at hand
+            pytest.fail(report.summary(call="backprop_gate.check"), pytrace=False)
         return report
 
 

@@ -54,12 +54,23 @@ EXACT = activations_where(lambda a: a.exact_on_dyadic)
 UNBOUNDED = activations_where(lambda a: a.unbounded)
 
 
-def _check_names(what: str, names: object, valid: Sequence[str]) -> tuple[str, ...]:
+def as_names(names: object, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Names given as a sequence, or one name as a string ("tanh" is ("tanh",), never
+    ("t", "a", "n", "h")); `default` if None."""
+    if names is None:
+        return default
     if isinstance(names, str):
+        return (names,)
+    return tuple(names)  # type: ignore[arg-type]
+
+
+def _check_names(what: str, names: object, valid: Sequence[str]) -> tuple[str, ...]:
+    if not isinstance(names, str) and not hasattr(names, "__iter__"):
         raise TypeError(
-            f"{what} is the string {names!r}, but should be a sequence of names, e.g. ({names!r},)"
+            f"{what} has type {type(names).__name__}, but should be a name or a sequence of "
+            f"names, e.g. ({valid[0]!r},)"
         )
-    names = tuple(names)  # type: ignore[arg-type]
+    names = as_names(names, ())
     if not names:
         raise ValueError(f"{what} is empty, but should hold at least one of: {', '.join(valid)}")
     for name in names:

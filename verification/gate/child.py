@@ -25,7 +25,7 @@ from reference import Architecture
 from verification.gate import protocol
 from verification.gate.loading import ImplementationError, is_own, load_implementation
 from verification.judge.call import describe_exception
-from verification.judge.returned import describe
+from verification.judge.returned import describe, max_entries
 
 CHILD_ENVIRONMENT = "BACKPROP_GATE_CHILD"
 """Set in the child's environment, so that the gate refuses to run inside its own child (a
@@ -131,6 +131,7 @@ def _serve(impl, request: dict, arguments: _Arguments, answers: int) -> None:
     params = [(arrays[2 * k], arrays[2 * k + 1]) for k in range(L)]
     x, y = arrays[2 * L], arrays[2 * L + 1]
     expected = [(tuple(W.shape), tuple(b.shape)) for W, b in params]
+    limit = max_entries(x.shape[0], sizes)
     header: dict = {"seq": request["seq"]}
     payload = b""
     start = time.perf_counter()
@@ -141,7 +142,7 @@ def _serve(impl, request: dict, arguments: _Arguments, answers: int) -> None:
     else:
         header["seconds"] = time.perf_counter() - start
         try:
-            described, payload = protocol.encode_returned(describe(result, expected))
+            described, payload = protocol.encode_returned(describe(result, expected, limit))
             header |= {"status": "returned", **described}
         except BaseException as exc:
             raised = describe_exception(exc, L)

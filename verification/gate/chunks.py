@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from verification.cases import Case, CaseOptions, draw_case
 from verification.cases.shrink import shrink
 from verification.gate.isolation import Isolated, Limits
 from verification.gate.loading import load_implementation
 from verification.judge import Caller, InProcess, Verdict, judge
+from verification.judge.signature import SameFailure
 from verification.report import Failure, failure_from
 from verification.report.report import Tally
 
@@ -46,6 +48,14 @@ class Job:
     isolated: bool
     impl: Callable | None = None
     own: bool = False  # the default run: the spec is the gate's own reference
+    label: str | None = None  # the name a Python reproduction calls the implementation by
+
+    def named(self) -> object:
+        """What a failure's Python reproduction names the implementation by: the callable, or
+        (run isolated from a callable) a stand-in holding its name, or None for a spec."""
+        if self.impl is not None:
+            return self.impl
+        return SimpleNamespace(__qualname__=self.label) if self.label else None
 
     def key(self) -> tuple:
         """This job's caller in this thread: a cluster worker may run chunks in threads, and a
@@ -93,8 +103,9 @@ def close_callers(job: Job | None = None) -> None:
 atexit.register(close_callers)
 
 
-def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
-    """Judge cases start..stop-1 of the job's stream, here."""
+def run_chunk(job: Job, start: int, stop: int, max_failures: int | None = None) -> ChunkResult:
+    """Judge cases start..stop-1 of the job's stream, here; stop after `max_failures` failing
+    cases (the tally then covers the cases judged)."""
     began = time.perf_counter()
     caller = caller_for(job)
     tally = Tally(first_index=start)
@@ -103,28 +114,26 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
         verdict = judge(caller, case, job.dtype)
         failure = None
         if not verdict.passed:
-            failure = failure_from(verdict, job.spec, job.options, job.dtype, None)
+            failure = failure_from(verdict, job.spec, job.options, job.dtype, None, job.named())
         tally.add(case, verdict.passed, verdict.skipped, failure)
+        if max_failures is not None and tally.failed >= max_failures:
+            break
     own = job.own or bool(getattr(caller, "own", False))
     return ChunkResult(tally, time.perf_counter() - began, own)
 
 
 def shrink_failure(job: Job, index: int) -> Failure | None:
-    """The failure of case `index`, with the smallest case found that still fails; None if the
-    case passes when judged again (an implementation that changes from call to call)."""
+    """The failure of case `index`, with the smallest case found that still fails the same
+    way; None if the case passes when judged again (an implementation that changes from call
+    to call)."""
     caller = caller_for(job)
     case = draw_case(job.seed, index, job.options)
     verdict = judge(caller, case, job.dtype)
     if verdict.passed:
         return None
-
-    def fails(candidate: Case) -> bool:
-        return not judge(caller, candidate, job.dtype).passed
-
-    smallest = shrink(case, fails)
-    return failure_from(
-        verdict, job.spec, job.options, job.dtype, smallest if smallest is not case else None
-    )
+    fails = SameFailure(verdict, lambda candidate: judge(caller, candidate, job.dtype))
+    shrink(case, fails)  # a candidate must fail the same way (judge.signature)
+    return failure_from(verdict, job.spec, job.options, job.dtype, fails.last, job.named())
 
 
 def judge_one(job: Job, case: Case) -> Verdict:

@@ -44,8 +44,9 @@ import numpy as np
 from verification.cases import Case
 from verification.gate import protocol
 from verification.gate.loading import OWN_ROOT, ImplementationError
-from verification.judge.call import Outcome, expected_shapes, same_bits
+from verification.judge.call import Outcome, same_bits
 from verification.judge.findings import Finding
+from verification.judge.returned import max_entries
 
 BASE_TIMEOUT = 5.0
 """Seconds a call may take, at least: a NumPy backprop of the gate's largest default case takes
@@ -393,7 +394,9 @@ class Isolated:
             return Outcome(raised=raised, mutated=arch)
         if status != "returned":
             raise protocol.ProtocolError(f"status {status!r:.20}")
-        returned, wanted = protocol.decode_returned(header, expected_shapes(case))
+        returned, wanted = protocol.decode_returned(
+            header, case.L, max_entries(case.n, case.arch.sizes)
+        )
         payload = protocol.read_exact(
             self.answers, protocol.payload_size(wanted), deadline, self._watch
         )

@@ -12,6 +12,7 @@ The arguments of a call travel the other way through a shared file mapped by bot
 """
 
 import json
+import math
 import os
 import select
 import struct
@@ -21,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from verification.judge.call import Raised
-from verification.judge.returned import ARRAY_DTYPES, MAX_TEXT, Leaf, Returned
+from verification.judge.returned import ARRAY_DTYPES, EXTRA_ITEMS, MAX_TEXT, Leaf, Returned
 
 MAX_HEADER = 1 << 20
 """Bytes of one header at most: a described return value takes a few KB (texts are cut to
@@ -162,18 +163,18 @@ def encode_returned(returned: Returned) -> tuple[dict, bytes]:
 
 
 def decode_returned(
-    header: dict, expected: list[tuple[tuple[int, ...], tuple[int, ...]]]
-) -> tuple[Returned, list[tuple[int, str, tuple[int, ...]]]]:
-    """The Returned described by `header`, with its arrays still to be read: returns the
-    Returned with placeholders and the list of (item, "W" or "b", shape, dtype) whose values
-    follow in the payload. ProtocolError for anything but what the contract's shapes allow:
-    values are accepted only for an array of exactly the expected shape and a dtype of
-    judge.returned.ARRAY_DTYPES."""
+    header: dict, layers: int, limit: int
+) -> tuple[Returned, list[tuple[int, int, tuple[int, ...], str]]]:
+    """The Returned described by `header` (for a case of `layers` layers), with its arrays
+    still to be read: returns the Returned with placeholders and the list of (item, 0 for W or
+    1 for b, shape, dtype) whose values follow in the payload. ProtocolError for anything the
+    case does not allow: values only for an array of at most `limit` entries
+    (judge.returned.max_entries) and a dtype of judge.returned.ARRAY_DTYPES."""
     length = field(header, "length", (int, type(None)))
     items_in = field(header, "items", list)
     if length is not None and not length >= 0:
         raise ProtocolError("length is negative")
-    if len(items_in) > (length or 0) or len(items_in) > len(expected) + 8:
+    if len(items_in) > (length or 0) or len(items_in) > layers + EXTRA_ITEMS:
         raise ProtocolError("more items than the return value holds")
     items: list = []
     wanted = []
@@ -183,7 +184,6 @@ def decode_returned(
             continue
         if not isinstance(item, list) or len(item) != 2:
             raise ProtocolError("an item that is neither a text nor a pair")
-        shapes = expected[k] if k < len(expected) else (None, None)
         pair = []
         for side, entry in enumerate(item):
             if not isinstance(entry, dict):
@@ -196,8 +196,10 @@ def decode_returned(
                 problem=_text(problem, "a problem") if problem is not None else None,
             )
             if entry.get("data") is True:
-                if leaf.shape != shapes[side] or leaf.dtype not in ARRAY_DTYPES:
-                    raise ProtocolError("values sent for an array of another shape or dtype")
+                if leaf.shape is None or math.prod(leaf.shape) > limit:
+                    raise ProtocolError("values sent for an array larger than the case allows")
+                if leaf.dtype not in ARRAY_DTYPES:
+                    raise ProtocolError(f"values sent for an array of dtype {leaf.dtype!r:.20}")
                 wanted.append((k, side, leaf.shape, leaf.dtype))
             pair.append(leaf)
         items.append(tuple(pair))

@@ -119,6 +119,7 @@ def check(
             'if __name__ == "__main__":'
         )
     spec, callable_impl, isolated, own = _resolve(impl, in_process)
+    label = getattr(impl, "__qualname__", None) if callable(impl) else None
     if dtype not in PRECISIONS:
         raise ValueError(f"dtype {dtype!r} is unknown; valid: {', '.join(PRECISIONS)}")
     for name, value, least in (("cases", cases, 1), ("workers", workers, 1)):
@@ -140,7 +141,7 @@ def check(
         memory=memory_limit,
         import_timeout=max(timeout, IMPORT_FLOOR) if timeout is not None else IMPORT_TIMEOUT,
     )
-    job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own)
+    job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own, label)
     if (executor is not None or workers > 1) and callable_impl is not None:
         raise ValueError(
             "workers > 1 or an executor needs an implementation importable by name (a "
@@ -157,7 +158,7 @@ def check(
     try:
         caller_for(job)  # the import, here and now (before torch): ImplementationError
         serial = executor is None and workers == 1
-        torch_here = _one_torch_thread() if serial else contextlib.nullcontext()
+        torch_here = one_torch_thread() if serial else contextlib.nullcontext()
         with torch_here, _pool(workers, executor, serial) as pool:
             tally, stopped, run_own = _run(job, chunks, pool, max_failures, progress, jsonl_file)
             _shrink_first(job, tally, shrink_failures, pool)
@@ -205,11 +206,12 @@ def _run(
         return max_failures is not None and tally.failed >= max_failures
 
     def stop_note() -> str:
-        return f"after {tally.failed} failing cases (max_failures {max_failures})"
+        return f"after {tally.failed} failing cases (--max-failures {max_failures})"
 
     if pool is None:
         for start, stop in chunks:
-            if take(run_chunk(job, start, stop)):
+            left = None if max_failures is None else max_failures - tally.failed
+            if take(run_chunk(job, start, stop, left)):
                 return tally, stop_note(), own
         return tally, None, own
     futures: list[Future] = [pool.submit(run_chunk, job, start, stop) for start, stop in chunks]
@@ -222,8 +224,10 @@ def _run(
 
 
 def _shrink_first(job: Job, tally: Tally, count: int, pool: Executor | None) -> None:
-    """Replace the first `count` kept failures by their shrunk versions, where this process
-    (pool None) or the pool finds a smaller failing case."""
+    """Put the kept failures in reading order (the most readable first: judge.signature) and
+    replace the first `count` by their shrunk versions, shrunk here (pool None) or on the
+    pool."""
+    tally.failures.sort(key=lambda f: f.readability)
     indices = [f.case["index"] for f in tally.failures[:count]]
     if not indices:
         return
@@ -252,7 +256,7 @@ def _pool(workers: int, executor: Executor | None, serial: bool) -> Iterator[Exe
 
 
 @contextmanager
-def _one_torch_thread() -> Iterator[None]:
+def one_torch_thread() -> Iterator[None]:
     """Cases are tiny: torch's thread pool costs ~10x more than the work (0.9 ms per mirror
     call on one thread against 9.4 ms on two, measured on this project's 2-core machines)."""
     import torch

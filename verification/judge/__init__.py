@@ -1,25 +1,36 @@
 """The third stage of the gate: judging one implementation on one case.
 
-    findings  Finding and Verdict: what judging produces
-    call      the checks on the call: an exception, mutation, the structure of the result,
-              non-finite values
-    values    the checks on the values: the one judge of gradient values against witnesses
-              (torch.autograd, finite differences, a golden vector, a first call)
-    compare   the entrywise comparison, summarised like torch.testing.assert_close
-    hints     the patterns of classic bugs, recognised in a wrong gradient
+    findings    Finding, Diagnosis and Verdict: what judging produces
+    returned    what an implementation returned, as plain data (shared with the child process)
+    call        the checks on the call: an exception, a crash, mutation, the structure of the
+                result, non-finite values
+    values      the checks on the values: the one judge of gradient values against witnesses
+                (torch.autograd, finite differences, a golden vector, a first call)
+    arbiter     the exact witness, which rules on every disagreement before a case fails
+    compare     the entrywise comparison, summarised like torch.testing.assert_close
+    diagnoses   what the person got wrong: hypotheses (backprop re-run with one step changed),
+                overflow, exact patterns; hints where nothing is established
+    hypotheses  backprop under a hypothesis, every quantity with its rounding bound
+    known_bugs  the hypotheses, one class per known bug
+    magnitudes  the largest |z^l| and logits of a case, and where a formula overflows on it
+    signature   what makes two failures the same (for shrinking), and which reads best
 
-`judge(impl, case, oracles, dtype)` runs the checks in the order a reader needs them:
+`judge(caller, case, dtype)` runs the checks in the order a reader needs them:
 
-    1. the call itself       an exception is a failure carrying its message;
-    2. mutation              the arguments are compared with private copies after the call;
+    1. the call itself       an exception, a crash or a timeout is a failure of its own kind;
+    2. mutation              the arguments are compared with the case as drawn, bit for bit;
     3. structure             L pairs (dW, db) with the shapes of (W, b) and a float dtype;
     4. non-finite values     NaN or Inf in a gradient;
     5. the oracles           torch.autograd and finite differences, entrywise within the
-                             rounding-error allowance of verification.oracles.tolerance;
+                             rounding-error allowance of verification.oracles.tolerance, and
+                             the exact witness on every entry they flag;
     6. determinism           a second call must agree with the first within that allowance.
+
+The first finding in reading order is then diagnosed (`conclude`), once, for every path.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from verification.cases import Case
@@ -31,13 +42,26 @@ from verification.judge.call import (
     check_structure,
     find_non_finite,
 )
-from verification.judge.findings import Finding, Verdict, in_reading_order
+from verification.judge.diagnoses import diagnose, repeated_call
+from verification.judge.findings import Diagnosis, Finding, Verdict, in_reading_order
+from verification.judge.hypotheses import returned_arrays
+from verification.judge.magnitudes import with_overflow_origin
+from verification.judge.returned import Returned
 from verification.judge.values import judge_values, nondeterminism, witnesses_of
 
 if TYPE_CHECKING:
     from verification.oracles.consult import Oracles
 
-__all__ = ["Caller", "Finding", "InProcess", "Outcome", "Verdict", "judge"]
+__all__ = [
+    "Caller",
+    "Diagnosis",
+    "Finding",
+    "InProcess",
+    "Outcome",
+    "Verdict",
+    "conclude",
+    "judge",
+]
 
 
 def judge(
@@ -80,7 +104,35 @@ def judge(
             if not found and oracles is not None:
                 found = [f for f in [_second_call(caller, case, grads, oracles, dtype)] if f]
             findings += found
-    return Verdict(case, in_reading_order(findings), skipped)
+    return conclude(case, findings, first.returned, dtype, skipped)
+
+
+def conclude(
+    case: Case,
+    findings: list[Finding],
+    returned: Returned | None,
+    dtype: str = "float64",
+    skipped: int = 0,
+) -> Verdict:
+    """The verdict on one case: the findings in reading order, the first one diagnosed
+    (verification.judge.diagnoses), and what was returned, kept for the report of a failure.
+
+    A NaN or Inf, or a numeric exception, is named at the layer and magnitude where an overflow
+    starts on the case (judge.magnitudes.where_it_overflows). A diagnosis that knows where the
+    error starts names the layer of an exception, whose own layer is a guess read from the
+    implementation's local variables.
+    """
+    if not findings:
+        return Verdict(case, (), skipped)
+    arrays = returned_arrays(returned, case)
+    main, *others = in_reading_order([with_overflow_origin(f, case, dtype) for f in findings])
+    diagnosis = diagnose(case, main, arrays, dtype)
+    if diagnosis is not None:
+        layer = main.layer
+        if diagnosis.layer is not None and (layer is None or main.kind == "exception"):
+            layer = diagnosis.layer
+        main = replace(main, diagnosis=diagnosis, layer=layer)
+    return Verdict(case, (main, *others), skipped, arrays)
 
 
 def _second_call(
@@ -95,4 +147,7 @@ def _second_call(
     second, bad = check_structure(again.returned, case, dtype)
     if bad is not None:
         return Finding("nondeterministic", f"the second call on the same case: {bad.message}")
-    return nondeterminism(first, second, case, oracles.allowed)
+    found = nondeterminism(first, second, case, oracles.allowed)
+    if found is None:
+        return None
+    return replace(found, diagnosis=repeated_call(first, second, oracles.allowed))

@@ -30,7 +30,13 @@ from reference.types import Params
 from verification.cases import Case
 from verification.judge import hints
 from verification.judge.findings import Finding
-from verification.judge.returned import Leaf, Returned, describe, short_text_of_message
+from verification.judge.returned import (
+    Leaf,
+    Returned,
+    describe,
+    max_entries,
+    short_text_of_message,
+)
 
 PartialGrads = list[tuple[np.ndarray | None, np.ndarray | None]]
 """Gradients as returned, converted to float64 layer by layer: [(dW^l, db^l) for l = 1..L],
@@ -120,11 +126,8 @@ def mutation_finding(changed: tuple[str, ...]) -> Finding | None:
 def exception_finding(raised: Raised) -> Finding:
     """A finding for an exception the implementation raised."""
     at = f" while at layer {raised.layer}" if raised.layer is not None else ""
-    return Finding(
-        "exception",
-        f"raised {raised.type_name}: {raised.message}{raised.where}{at}",
-        raised.layer,
-    )
+    error = f"{raised.type_name}: {raised.message}"  # the diagnosis's re-run must match it
+    return Finding("exception", f"raised {error}{raised.where}{at}", raised.layer, error=error)
 
 
 def check_structure(
@@ -202,12 +205,14 @@ def _leaf_problem(
             f"layer {l}: dE/d{symbol} has dtype {got.dtype}, but should be {' or '.join(accepted)}",
             l,
             symbol,
+            hint=hints.FLOAT32_RESULT if got.dtype == "float32" else None,
         )
     return None
 
 
 def find_non_finite(grads: PartialGrads) -> Finding | None:
-    """NaN or Inf in a gradient; the highest such layer is named."""
+    """NaN or Inf in a gradient; the highest such layer is named (judge.conclude then names
+    the layer where an overflow starts, if the case reaches one)."""
     for l in range(len(grads), 0, -1):
         for symbol, g in zip("Wb", grads[l - 1], strict=True):
             if g is None:
@@ -306,7 +311,7 @@ class InProcess:
                     raised=describe_exception(exc, case.L), mutated=changed, seconds=seconds
                 )
             seconds = time.perf_counter() - start
-            returned = describe(result, expected_shapes(case))
+            returned = describe(result, expected_shapes(case), max_entries(case.n, case.arch.sizes))
         changed = changed_arguments(case, params, x, y) + _arch_changed(case, arch)
         return Outcome(returned=returned, mutated=changed, seconds=seconds)
 

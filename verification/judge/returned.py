@@ -4,8 +4,9 @@ An implementation may return anything: a list of NumPy pairs as the contract ask
 torch on any device, JAX or CuPy arrays, objects with `__dlpack__` or `__array__`, or something
 else entirely (None, a dict, an object whose repr raises). `describe` turns the return value
 into a `Returned`: the container's type and length, and for each of the first layers a pair of
-`Leaf`s, each holding a NumPy array where the contract's shape and a float dtype came back, or
-only the shape and dtype otherwise, or why the value could not be converted at all.
+`Leaf`s, each holding a NumPy array where a float array came back no larger than the case's
+shapes allow (max_entries: what the diagnoses of a wrong shape need), or only its shape and
+dtype otherwise, or why the value could not be converted at all.
 
 `describe` runs where the implementation runs: in the isolated child process (which sends the
 Returned to the gate as plain data, verification.gate.protocol) or, with --in-process, in the
@@ -13,6 +14,7 @@ gate itself. Either way the gate's structure check (verification.judge.call.chec
 reads the same Returned. This module imports NumPy only.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,17 @@ EXTRA_ITEMS = 2
 ARRAY_DTYPES = ("float64", "float32")
 """Dtypes whose values are sent: the gate judges float64, and float32 under --dtype float32;
 any other dtype is reported by name (a structure failure) without its values."""
+
+RETURNED_SIZE = 4
+"""An array's values come back when it has at most RETURNED_SIZE times the largest of n and the
+widths, squared, entries: every shape a known bug gives (a transpose, one row per example, a
+neighbouring layer's) fits, and nothing larger needs to cross from the child."""
+
+
+def max_entries(n: int, sizes: Sequence[int]) -> int:
+    """The most entries of a returned array whose values come back, for a case of batch size n
+    and widths `sizes`."""
+    return RETURNED_SIZE * max(n, *sizes) ** 2
 
 
 @dataclass(frozen=True)
@@ -122,19 +135,22 @@ def short_text_of_message(exc: BaseException) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
-def leaf(obj: object, expected_shape: tuple[int, ...] | None) -> Leaf:
-    """One returned gradient as a Leaf: its values are kept only when it has `expected_shape`
-    and a dtype of ARRAY_DTYPES (a copy, so that later changes to it do not matter)."""
+def leaf(obj: object, limit: int) -> Leaf:
+    """One returned gradient as a Leaf: its values are kept when it has a dtype of
+    ARRAY_DTYPES and at most `limit` entries (a copy, so that later changes do not matter)."""
     array, problem = to_array(obj)
     if array is None:
         return Leaf(type_name(obj), problem=problem)
     shape, dtype = tuple(int(k) for k in array.shape), str(array.dtype)
-    keep = shape == expected_shape and dtype in ARRAY_DTYPES
+    keep = dtype in ARRAY_DTYPES and array.size <= limit
     return Leaf(type_name(obj), np.array(array, copy=True) if keep else None, shape, dtype)
 
 
-def describe(result: object, expected: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> Returned:
-    """`result` as a Returned, given the expected shapes [(shape of W^l, shape of b^l)].
+def describe(
+    result: object, expected: list[tuple[tuple[int, ...], tuple[int, ...]]], limit: int
+) -> Returned:
+    """`result` as a Returned, given the expected shapes [(shape of W^l, shape of b^l)] and
+    the most entries an array may have for its values to be kept (max_entries).
 
     Never raises on account of the result: whatever an item is, it is described.
     """
@@ -142,10 +158,9 @@ def describe(result: object, expected: list[tuple[tuple[int, ...], tuple[int, ..
         return Returned(type_name(result), short_text(result))
     text = f"a {type_name(result)} of {len(result)} items"
     items: list[tuple[Leaf, Leaf] | str] = []
-    for k, item in enumerate(result[: len(expected) + EXTRA_ITEMS]):
-        shapes = expected[k] if k < len(expected) else (None, None)
+    for item in result[: len(expected) + EXTRA_ITEMS]:
         if isinstance(item, (list, tuple)) and len(item) == 2:
-            items.append((leaf(item[0], shapes[0]), leaf(item[1], shapes[1])))
+            items.append((leaf(item[0], limit), leaf(item[1], limit)))
         else:
             items.append(short_text(item))
     return Returned(type_name(result), text, len(result), tuple(items))

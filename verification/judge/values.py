@@ -5,7 +5,7 @@ from it (verification.oracles.tolerance). The gate calls upon torch.autograd and
 differences (`witnesses_of`), a second call of the implementation is judged against the first
 (`nondeterminism`), and verification.vectors judges a result file against its vector; each of
 them hands its witnesses to `judge_values`, and `where_it_starts` alone decides where the error
-starts, which array speaks for it and what its hint is.
+starts and which array speaks for it (verification.judge.diagnoses then says what is wrong).
 """
 
 from collections.abc import Callable, Sequence
@@ -20,7 +20,6 @@ from verification.judge.arbiter import arbitrate, flagged_entries
 from verification.judge.call import PartialGrads
 from verification.judge.compare import Mismatch, compare
 from verification.judge.findings import Finding
-from verification.judge.hints import hint_for, nondeterminism_hint
 
 if TYPE_CHECKING:  # the oracles import torch, which judging a golden vector does not need
     from verification.oracles.consult import Oracles
@@ -84,48 +83,29 @@ def judge_values(
     ]
     if not mismatches:
         return None
-    expected = witnesses[0].grads
     if exact is not None and allowed is not None:
         witness = exact()
         mismatches = arbitrate(grads, flagged_entries(grads, witnesses), witness.grads, allowed)
         if not mismatches:
             return None  # every disagreement contradicted by the exact witness
-        expected = [(W.value, b.value) for W, b in witness.grads]
-    return where_it_starts(kind, mismatches, grads, expected, case.n)
+    return where_it_starts(kind, mismatches)
 
 
-def where_it_starts(
-    kind: str,
-    mismatches: list[Mismatch],
-    got: PartialGrads,
-    expected: Params,
-    n: int,
-    *,
-    prefix: str = "",
-) -> Finding:
-    """The one judgment of where an error starts, and its hint.
+def where_it_starts(kind: str, mismatches: list[Mismatch], *, prefix: str = "") -> Finding:
+    """The one judgment of where an error starts.
 
     Backprop runs from layer L down, and an error made at layer l spoils layers l, l - 1, ...,
     1 but none above: the highest layer that disagrees is where the error starts. Its worst
     array speaks for it: the first witness's mismatch before the others', then the one with
-    the most entries beyond allowance. The hint reads the pattern of got against `expected`
-    (the first witness) in that array.
+    the most entries beyond allowance. (verification.judge.diagnoses then says what is wrong.)
     """
     start = max(m.layer for m in mismatches)
     rank = {name: i for i, name in enumerate(dict.fromkeys(m.oracle for m in mismatches))}
     worst = max(
         (m for m in mismatches if m.layer == start), key=lambda m: (-rank[m.oracle], m.count)
     )
-    k = "Wb".index(worst.param)
-    g = got[start - 1][k]
-    hint = hint_for(g, expected[start - 1][k], worst.param, n) if g is not None else None
     return Finding(
-        kind,
-        prefix + worst.describe(),
-        start,
-        worst.param,
-        hint=hint,
-        mismatches=tuple(mismatches),
+        kind, prefix + worst.describe(), start, worst.param, mismatches=tuple(mismatches)
     )
 
 
@@ -133,19 +113,18 @@ def nondeterminism(
     first: PartialGrads, second: PartialGrads, case: Case, allowed: Params
 ) -> Finding | None:
     """A second call on the same case must agree with the first within ALLOWANCES allowances
-    (a sum whose order changes between calls is legitimate; state that persists is not)."""
+    (a sum whose order changes between calls is legitimate; state that persists is not).
+    What persists is diagnosed by verification.judge.diagnoses.repeated_call."""
     witness = Witness(
         "the first call", first, [(ALLOWANCES * aW, ALLOWANCES * ab) for aW, ab in allowed]
     )
     found = judge_values(second, case, [witness], kind="nondeterministic")
     if found is None:
         return None
-    k = "Wb".index(found.param)
     return Finding(
         "nondeterministic",
         f"called twice on the same case, {found.message}",
         found.layer,
         found.param,
-        hint=nondeterminism_hint(first[found.layer - 1][k], second[found.layer - 1][k]),
         mismatches=found.mismatches,
     )

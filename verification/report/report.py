@@ -162,8 +162,11 @@ class Report:
         return cls.from_tally(tally, impl=impl, seed=seed, seconds=seconds)
 
     def __repr__(self) -> str:
-        verdict = "passed" if self.ok else f"{self.failed} failed"
-        return f"<Report {self.impl}: {self.cases} cases from seed {self.seed}, {verdict}>"
+        """Short: the whole report is summary() (or to_dict())."""
+        return (
+            f"Report(impl={self.impl!r}, seed={self.seed}, cases={self.cases}, ok={self.ok}, "
+            f"failures={self.failed})"
+        )
 
     @property
     def failed_cases(self) -> list[int]:
@@ -190,8 +193,10 @@ class Report:
             lines[-1] += f"; stopped {self.stopped}"
         return lines
 
-    def body_lines(self) -> list[str]:
-        """The counts by activation, loss, depth and regime, then the first failures."""
+    def body_lines(self, call: str | None = None) -> list[str]:
+        """The counts by activation, loss, depth and regime, then the first failures. `call`
+        (e.g. "backprop_gate.check") is the Python function the report was made by, for
+        reproductions written as calls of it."""
         lines = []
         for title, counts in (
             ("by activation", self.by_activation),
@@ -203,7 +208,7 @@ class Report:
                 cells = "  ".join(f"{k} {p}/{j}" for k, (p, j) in counts.items())
                 lines.append(f"  {title:<14}{cells}")
         for failure in self.failures[:PRINTED_FAILURES]:
-            lines += ["", failure.render()]
+            lines += ["", failure.render(call)]
         rest = self.failed - min(PRINTED_FAILURES, len(self.failures))
         if rest > 0:
             printed = {f.case["index"] for f in self.failures[:PRINTED_FAILURES]}
@@ -213,9 +218,9 @@ class Report:
             lines.append(f"\n{rest} more failed cases: {indices}{more}")
         return lines
 
-    def summary(self) -> str:
-        """The terminal text: header_lines, then body_lines."""
-        return "\n".join(self.header_lines() + self.body_lines())
+    def summary(self, call: str | None = None) -> str:
+        """The terminal text: header_lines, then body_lines (`call`: see there)."""
+        return "\n".join(self.header_lines() + self.body_lines(call))
 
     def to_dict(self) -> dict:
         data = asdict(self)

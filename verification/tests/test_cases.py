@@ -333,7 +333,8 @@ def test_plain_cases_are_not_hard(stream: list[Case]) -> None:
         ({"regimes": ("easy",)}, ValueError, "'easy' is unknown; valid names: plain"),
         ({"activations": ()}, ValueError, "activations is empty"),
         ({"losses": []}, ValueError, "losses is empty"),
-        ({"activations": "relu"}, TypeError, "activations is the string 'relu'"),
+        ({"activations": 3}, TypeError, "activations has type int, but should be a name or a"),
+        ({"activations": "swish"}, ValueError, "'swish' is unknown; valid names: "),
         ({"max_depth": 0}, ValueError, "max_depth = 0, but should be an int >= 1"),
         ({"max_width": 2.5}, ValueError, "max_width = 2.5, but should be an int >= 1"),
         ({"max_batch": True}, ValueError, "max_batch = True, but should be an int >= 1"),
@@ -352,6 +353,12 @@ def test_plain_cases_are_not_hard(stream: list[Case]) -> None:
 def test_case_options_reject_bad_arguments_naming_them(arguments, error, message) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         CaseOptions(**arguments)
+
+
+def test_case_options_take_a_string_as_one_name() -> None:
+    options = CaseOptions(activations="tanh", losses="squared_error", regimes="plain")
+    assert options.activations == ("tanh",) and options.losses == ("squared_error",)
+    assert options.regimes == ("plain",)
 
 
 def test_case_options_accept_lists_and_keep_them_as_tuples() -> None:

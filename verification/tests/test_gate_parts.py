@@ -1,14 +1,13 @@
-"""The gate's own parts: comparison, hints, shrinking and the per-case checks."""
+"""The gate's own parts: comparison, shrinking and the per-case checks (the diagnoses have
+test_diagnoses.py)."""
 
 import numpy as np
-import pytest
 
 import reference
 from verification.cases import CaseOptions, draw_case
 from verification.cases.shrink import shrink
 from verification.judge import InProcess, judge
 from verification.judge.compare import compare
-from verification.judge.hints import hint_for
 
 
 def test_compare_reports_the_worst_entry_by_ratio_to_its_allowance():
@@ -29,22 +28,6 @@ def test_compare_treats_nan_as_beyond_any_allowance_and_respects_skips():
     assert m.count == 2 and m.index == (0, 0)
     skipped = [(np.array([[True, True]]), np.array([False]))]
     assert compare(got, expected, allowed, "oracle", skipped=skipped) == []
-
-
-@pytest.mark.parametrize(
-    ("factor", "phrase"),
-    [(-1.0, "sign"), (4.0, "factor n = 4"), (0.25, "1/n"), (2.0, "factor 2"), (0.5, "1/2")],
-)
-def test_hints_name_constant_factors(factor, phrase):
-    expected = np.random.default_rng(0).standard_normal((3, 2))
-    assert phrase in hint_for(factor * expected, expected, "W", n=4)
-
-
-def test_hints_name_a_transpose_and_stay_silent_on_noise():
-    expected = np.random.default_rng(1).standard_normal((3, 3))
-    assert "transpose" in hint_for(expected.T, expected, "W", n=2)
-    noisy = expected + np.random.default_rng(2).standard_normal((3, 3))
-    assert hint_for(noisy, expected, "W", n=2) is None
 
 
 def _wrong_at_output(arch, params, x, y):

@@ -47,13 +47,21 @@ def test_halved_output_weights_fail(backprop_gate):
 """
 
 # what the failing test's message must show: the layer and W, expected against got, the
-# reproduction; the worst index is in the line "layer l: dE/dW[i, j] = ..."
+# diagnosis, the reproduction as a call of the fixture with the test's own options (and the
+# command); the worst index is in the line "layer l: dE/dW[i, j] = ..."
 REPORT_LINES = [
     "*FAILED case * (seed 0): L=* sizes=* tanh* squared_error n=*",
     "*mismatch at layer *, W, against *",
     "*layer *: dE/dW[[]*, *[]] = *, but the exact value is *",
-    "*reproduce: python -m verification --impl test_user_suite:halved_output_weights --seed 0 "
-    "--case * --activations tanh --losses squared_error --max-depth 2 --max-width 3 "
+    "*diagnosis: *1/2*",  # dE/dW^L halved: a factor 1/2, or 1/n for a batch of 2
+    "*smallest failing case: L=1 sizes=* tanh squared_error n=*",
+    "*layer 1: W^1 = [[]*[]]  b^1 = [[]*[]]  z^1 = [[]*[]]",
+    "*dE/dW^1[[]*[]] = *, expected * (|diff| *, allowed *)",
+    "*reproduce: backprop_gate.check(halved_output_weights, seed=0, case=*, "
+    "activations=[[]'tanh'[]], losses=[[]'squared_error'[]], max_depth=2, max_width=3, "
+    "max_batch=3)",
+    "*or from a shell: python -m verification --impl test_user_suite:halved_output_weights "
+    "--seed 0 --case * --activations tanh --losses squared_error --max-depth 2 --max-width 3 "
     "--max-batch 3",
 ]
 
@@ -71,6 +79,7 @@ def _check_outcome(result: pytest.RunResult) -> None:
     output = result.stdout.str()
     # the report is the message: no traceback into the plugin or the gate
     assert "pytest_plugin.py" not in output and "gate.py" not in output, output
+    assert "--json" not in output, output  # the fixture has no such option
 
 
 def test_failing_implementation_fails_with_the_gates_report(user_suite: pytest.Pytester) -> None:

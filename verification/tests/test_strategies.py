@@ -152,7 +152,11 @@ ARCH = Architecture((2, 3), ("tanh",), "squared_error")
         (lambda: architectures(max_width=1.5), ValueError, "max_width = 1.5, but should be an int"),
         (lambda: architectures(activations=("swish",)), ValueError, "'swish' is unknown"),
         (lambda: architectures(losses=()), ValueError, "losses is empty"),
-        (lambda: architectures(activations="relu"), TypeError, "activations is the string"),
+        (
+            lambda: architectures(activations=None, losses=7),
+            TypeError,
+            "losses has type int, but should be a name",
+        ),
         (lambda: parameters("arch"), TypeError, "arch has type str, but should be a reference"),
         (lambda: parameters(ARCH, max_magnitude=0), ValueError, "max_magnitude = 0, but should"),
         (lambda: parameters(ARCH, max_magnitude=math.inf), ValueError, "max_magnitude = inf"),

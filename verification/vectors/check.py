@@ -4,8 +4,9 @@
 judges it: the file and its layout (missing, malformed), then the gate's own checks on the
 structure and finite values (verification.judge.call) and on every value
 (verification.judge.values, against the vector's exact gradients within A(implementation)
-plus one ULP of the vector's value: export.accepted_difference). The report is the gate's,
-under a header of its own.
+plus one ULP of the vector's value: export.accepted_difference), then the diagnosis of what it
+found (verification.judge.conclude, as for the gate). The report is the gate's, under a header
+of its own.
 """
 
 import shlex
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from verification.cases import Case, CaseOptions
-from verification.judge import Finding, Verdict
+from verification.judge import Finding, Verdict, conclude
 from verification.judge.call import check_structure, expected_shapes, find_non_finite
-from verification.judge.returned import describe
+from verification.judge.returned import describe, max_entries
 from verification.judge.values import Witness, judge_values
 from verification.oracles.precision import PRECISIONS
 from verification.oracles.tolerance import allowance
@@ -126,14 +127,17 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
     grads, malformed = result_gradients(document, case)
     if malformed is not None:
         return Verdict(case, (malformed,))
-    arrays, malformed = check_structure(describe(grads, expected_shapes(case)), case, dtype)
+    returned = describe(grads, expected_shapes(case), max_entries(case.n, case.arch.sizes))
+    arrays, malformed = check_structure(returned, case, dtype)
     if malformed is not None:
-        return Verdict(case, (malformed,))
+        return conclude(case, [malformed], returned, dtype)
     non_finite = find_non_finite(arrays)
     if non_finite is not None:
         nulls = any(v is None for layer in document["layers"] for v in _leaves(layer))
         note = _NULL_NOTE if nulls else ""
-        return Verdict(case, (replace(non_finite, message=non_finite.message + note),))
+        return conclude(
+            case, [replace(non_finite, message=non_finite.message + note)], returned, dtype
+        )
     allowed = allowance(case.arch, case.params, case.x, case.y, dtype=dtype)
     witness = Witness(
         ORACLE,
@@ -144,7 +148,7 @@ def judge_result(vector: Vector, path: Path, dtype: str = "float64") -> Verdict:
         ],
     )
     found = judge_values(arrays, case, [witness])
-    return Verdict(case, () if found is None else (found,))
+    return conclude(case, [] if found is None else [found], returned, dtype)
 
 
 def _leaves(layer: dict):

@@ -74,11 +74,38 @@ def read_json(path: Path, limit: int | None) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UnreadableJSONError(
-            f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        raise UnreadableJSONError(f"is not valid JSON: {plain_words(exc)}") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4,300 digits
         raise UnreadableJSONError(f"is not JSON we can read: {exc}") from None
+
+
+_PLAIN = {  # json's messages, said plainly
+    "Expecting value": "a value is missing",
+    "Expecting ',' delimiter": "a comma is missing",
+    "Expecting ':' delimiter": "a colon is missing",
+    "Expecting property name enclosed in double quotes": (
+        "a name in double quotes should come next (a comma too many?)"
+    ),
+    "Unterminated string starting at": "a string is never closed",
+    "Invalid control character at": (
+        "a string holds a raw control character (a line break or a tab must be written as "
+        "\\n or \\t), or is never closed"
+    ),
+    "Invalid \\escape": "a string holds an invalid escape after a backslash",
+    "Extra data": "more text follows the end of the JSON document",
+}
+
+
+def plain_words(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, in plain words, with its line and column, e.g. "the
+    text ends in the middle of a string (line 1, column 57): cut off?"."""
+    where = f"line {exc.lineno}, column {exc.colno}"
+    if not exc.doc.strip():
+        return "the file is empty"
+    at_the_end = not exc.doc[exc.pos :].strip() or exc.msg.startswith("Unterminated string")
+    if at_the_end and exc.msg != "Extra data":
+        return f"the text ends before the document does ({where}): is the file cut off?"
+    return f"{_PLAIN.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])} ({where})"
 
 
 MISSING = object()
