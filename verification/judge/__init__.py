@@ -35,7 +35,7 @@ __all__ = ["Finding", "Verdict", "judge"]
 
 def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64") -> Verdict:
     """Run every check of the gate on one case and return what it found."""
-    skipped = oracles.finite_differences.skipped_count
+    fd = oracles.finite_differences
     result, failed, given = call(impl, case)
     findings = [f for f in (failed, mutations(case, *given)) if f is not None]
     if failed is None:
@@ -48,7 +48,7 @@ def judge(impl: Callable, case: Case, oracles: "Oracles", dtype: str = "float64"
             if not found:
                 found = [f for f in [_second_call(impl, case, grads, oracles, dtype)] if f]
             findings += found
-    return Verdict(case, in_reading_order(findings), skipped)
+    return Verdict(case, in_reading_order(findings), fd.skipped_count, fd.untrusted_count)
 
 
 def _second_call(

@@ -25,6 +25,9 @@ class Mismatch:
     expected: float
     got: float
     allowed: float
+    witnesses: tuple[str, ...] = ()
+    """What each witness says of the worst entry: beyond or within its allowance, or that it
+    did not judge it and why (verification.judge.values.Witness.verdict_at)."""
 
     @property
     def abs_diff(self) -> float:

@@ -48,6 +48,7 @@ class Verdict:
     case: Case
     findings: tuple[Finding, ...]
     skipped: int = 0  # finite-difference entries whose perturbation crossed a kink
+    untrusted: int = 0  # finite-difference entries for which no step was trustworthy
 
     @property
     def passed(self) -> bool:

@@ -9,7 +9,7 @@ starts, which array speaks for it and what its hint is.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from reference.types import Params
 from verification.cases import Case
 from verification.judge.call import PartialGrads
-from verification.judge.compare import Mismatch, compare
+from verification.judge.compare import Mismatch, beyond, compare
 from verification.judge.findings import Finding
 from verification.judge.hints import hint_for, nondeterminism_hint
 
@@ -45,19 +45,38 @@ class Witness:
     grads: Params
     allowed: Params
     skipped: list[tuple[np.ndarray, np.ndarray]] | None = None
+    why_skipped: tuple[tuple[str, list[tuple[np.ndarray, np.ndarray]]], ...] = ()
+    """(reason, masks) for each reason an entry is skipped, e.g. ("kink", ...)."""
+
+    def verdict_at(self, layer: int, param: str, index: tuple[int, ...], beyond: bool) -> str:
+        """What this witness says of one entry: "<name> beyond allowance", "<name> within
+        allowance" or "<name> did not judge it (<reason>)"."""
+        k = "Wb".index(param)
+        for reason, masks in self.why_skipped:
+            if masks[layer - 1][k][index]:
+                return f"{self.name} did not judge it ({reason})"
+        return f"{self.name} {'beyond' if beyond else 'within'} allowance"
 
 
 def witnesses_of(oracles: "Oracles") -> list[Witness]:
     """torch.autograd within A(implementation) + A(torch), then finite differences within
-    A(implementation) plus each estimate's own error estimate, skipping entries at kinks."""
+    A(implementation) + A(its forward pass) plus each estimate's own error estimate: the
+    estimate differentiates the forward pass as computed, whose rounding moves the point it
+    differentiates at by what A bounds (verification.oracles.finite_differences). Finite
+    differences do not judge entries whose step crosses a kink or for which no step was
+    trustworthy."""
     allowed, fd = oracles.allowed, oracles.finite_differences
     return [
         Witness(TORCH, oracles.torch, [(ALLOWANCES * aW, ALLOWANCES * ab) for aW, ab in allowed]),
         Witness(
             FINITE_DIFFERENCES,
             fd.grads,
-            [(aW + eW, ab + eb) for (aW, ab), (eW, eb) in zip(allowed, fd.error, strict=True)],
-            fd.skipped,
+            [
+                (ALLOWANCES * aW + eW, ALLOWANCES * ab + eb)
+                for (aW, ab), (eW, eb) in zip(allowed, fd.error, strict=True)
+            ],
+            fd.unjudged,
+            (("kink", fd.skipped), ("no trustworthy step", fd.untrusted)),
         ),
     ]
 
@@ -72,7 +91,20 @@ def judge_values(
     ]
     if not mismatches:
         return None
+    mismatches = [_with_witnesses(m, grads, witnesses) for m in mismatches]
     return where_it_starts(kind, mismatches, grads, witnesses[0].grads, case.n)
+
+
+def _with_witnesses(m: Mismatch, grads: PartialGrads, witnesses: Sequence[Witness]) -> Mismatch:
+    """The mismatch, with what every witness says of its worst entry."""
+    k = "Wb".index(m.param)
+    got = grads[m.layer - 1][k]
+    said = []
+    for w in witnesses:
+        expected, allowed = w.grads[m.layer - 1][k], w.allowed[m.layer - 1][k]
+        off = bool(beyond(got[m.index], expected[m.index], allowed[m.index]))
+        said.append(w.verdict_at(m.layer, m.param, m.index, off))
+    return replace(m, witnesses=tuple(said))
 
 
 def where_it_starts(

@@ -70,6 +70,7 @@ class Failure:
     rel_diff: float | None = None
     allowed: float | None = None
     hint: str | None = None
+    witnesses: str | None = None
     also: list[str] = field(default_factory=list)
     beyond: str | None = None
     shrunk: dict | None = None
@@ -83,6 +84,8 @@ class Failure:
         against = f", against {self.oracle}" if self.oracle else ""
         lines.append(f"  {self.kind}{where}{what}{against}")
         lines.append(f"  {self.message}")
+        if self.witnesses:
+            lines.append(f"  witnesses: {self.witnesses}")
         if self.beyond:
             lines.append(f"  beyond allowance: {self.beyond}")
         lines += [f"  also: {text}" for text in self.also]
@@ -115,12 +118,21 @@ def failure_from(
         rel_diff=worst.rel_diff if worst else None,
         allowed=worst.allowed if worst else None,
         hint=main.hint,
+        witnesses=_witnesses(worst),
         also=[f"{f.kind}: {f.message}" for f in others],
         beyond=_beyond(main.mismatches),
         shrunk=_case_data(smallest) if smallest is not None else None,
         shrunk_description=smallest.describe() if smallest is not None else None,
         description=f"case {case.index} (seed {case.seed}): {case.describe()}",
     )
+
+
+def _witnesses(worst) -> str | None:
+    """Which witnesses judged the worst entry, in one line: "dE/dW^2[0, 1]: torch.autograd
+    beyond allowance; finite differences did not judge it (kink)"."""
+    if worst is None or not worst.witnesses:
+        return None
+    return f"dE/d{worst.param}^{worst.layer}{list(worst.index)}: " + "; ".join(worst.witnesses)
 
 
 def _beyond(mismatches) -> str | None:

@@ -32,6 +32,7 @@ class Report:
     by_loss: dict[str, list[int]]
     by_depth: dict[str, list[int]]
     passed_cases: list[int]
+    untrusted_entries: int = 0  # finite-difference entries no step could be trusted for
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,7 @@ class Report:
             by_loss=table("loss"),
             by_depth=table("depth"),
             passed_cases=[v.case.index for v in verdicts if v.passed],
+            untrusted_entries=sum(v.untrusted for v in verdicts),
         )
 
     def header_lines(self) -> list[str]:
@@ -84,7 +86,8 @@ class Report:
             f"backprop-gate: {self.impl}, {self.cases} cases from seed {self.seed} in "
             f"{self.seconds:.1f} s ({rate:.0f} cases/s)",
             f"{verdict}: {self.passed} of {self.cases} cases passed; {self.skipped_entries} "
-            "finite-difference entries skipped at kinks (torch.autograd still judged them)",
+            f"finite-difference entries skipped at kinks and {self.untrusted_entries} without "
+            "a trustworthy step (torch.autograd still judged them)",
         ]
 
     def body_lines(self) -> list[str]:
