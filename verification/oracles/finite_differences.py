@@ -764,9 +764,11 @@ def central_differences(
     noise: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def layer(arch, params, trace, y, l):
-        if not noise:  # once per case, for every layer
-            noise.update(_rounding_noise(arch, params, trace, y))
-        return central_layer(arch, params, trace, y, l, step_scale, controlled, noise[l])
+        # magnitudes near the largest double may overflow a bound: inf, so untrusted
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not noise:  # once per case, for every layer
+                noise.update(_rounding_noise(arch, params, trace, y))
+            return central_layer(arch, params, trace, y, l, step_scale, controlled, noise[l])
 
     return _estimate("central+richardson", arch, params, x, y, layer)
 

@@ -54,12 +54,14 @@ def _few_ulps(z: Array) -> float:
 
 
 def _gelu_reference_ulps(z: Array) -> Array:
-    """gelu_tanh = z sigma(v) with v = C (z + 0.044715 z^3): the forward pass, real or complex,
-    rounds v to about |v| ULP, and in the tails sigma(v) ~ e^v turns that absolute error into
-    the same relative error (the reference's dphi avoids it with double-double; its phi does
-    not)."""
+    """gelu_tanh = z sigma(v) with v = 2 sqrt(2/pi) (z + 0.044715 z^3): the forward pass, real
+    or complex, computes v in four roundings (z^3, the product by 0.044715, the sum, the product
+    by 2 sqrt(2/pi)), each within u of the terms of v, 2 sqrt(2/pi) (|z| + 0.044715 |z|^3); in
+    the tails sigma(v) ~ e^v turns that absolute error of v into the same relative error, which
+    is at most as many ULPs (an ULP is at least u of the value). Plus 2 ULP for sigma and the
+    product by z. (The reference's dphi avoids it with double-double; its phi does not.)"""
     zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    return 2 + np.abs(2 * _K0 * (zc + _K1 * zc**3))
+    return 2 + 4 * 2 * _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
 
 
 def _nothing(z: Array, precision: Precision | None = None) -> Array:

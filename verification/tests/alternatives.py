@@ -34,6 +34,9 @@ Broken ones, which it must flag:
     relative_error     the reference's gradient times (1 + 1e-6), every entry
     float32_inside     params, x and y cast to float32, everything computed in float32
     relu_prime_one     relu'(0) = 1 instead of PyTorch's relu'(0) = 0
+    overflowing_sigmoid  sigmoid = e^z / (1 + e^z), in the hidden layers and in
+                       binary_cross_entropy's sigma(h) - y: inf / inf = NaN past z = 709.78
+    overflowing_softplus softplus = log(1 + e^z) unguarded: inf past z = 709.78
 
 and extended_gradients, the same network in x87 extended precision (64-bit significand,
 u = 2^-64) with accurate formulas: within 2^-11 of a float64 rounding of the exact gradient, it
@@ -382,6 +385,35 @@ def column_vectors(arch: Architecture, params: Params, x: np.ndarray, y: np.ndar
     return grads
 
 
+def _overflowing_sigmoid(z: Array) -> Array:
+    """e^z / (1 + e^z): NaN once e^z overflows (z > 709.78), where sigma(z) is 1."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return e / (1 + e)
+
+
+def _overflowing_dsigmoid(z: Array) -> Array:
+    s = _overflowing_sigmoid(z)
+    return s * (1 - s)
+
+
+def _overflowing_softplus(z: Array) -> Array:
+    """log(1 + e^z) where e^z overflows too: inf past z = 709.78."""
+    with np.errstate(over="ignore"):
+        return np.log(1 + np.exp(z))
+
+
+overflowing_sigmoid = Variant(
+    "overflowing_sigmoid",
+    activations={**TEXTBOOK, "sigmoid": (_overflowing_sigmoid, _overflowing_dsigmoid)},
+    losses={**TEXTBOOK_LOSSES, "binary_cross_entropy": lambda h, y: _overflowing_sigmoid(h) - y},
+)
+overflowing_softplus = Variant(
+    "overflowing_softplus",
+    activations={**TEXTBOOK, "softplus": (_overflowing_softplus, _half_tanh_sigmoid)},
+)
+
+
 def relative_error(arch: Architecture, params: Params, x: np.ndarray, y: np.ndarray) -> Params:
     """The reference's gradient, every entry times (1 + 1e-6)."""
     return [
@@ -580,4 +612,6 @@ BROKEN: dict[str, Gradients] = {
     "relative_error": relative_error,
     "float32_inside": float32_inside,
     "relu_prime_one": relu_prime_one,
+    "overflowing_sigmoid": overflowing_sigmoid,
+    "overflowing_softplus": overflowing_softplus,
 }
