@@ -107,10 +107,11 @@ construction; layers above that amplify the move by more than 10 shrink the step
 STEP_ROUNDS = 4
 """Evaluations at shrinking steps before a perturbation still out of reach is left untrusted.
 Once every curved unit moves within reach, the moves are linear in s, so shrinking by the
-measured excess (a power of two) brings the step within reach in one round. A second round is
-needed when the first step was so far out that saturation clipped the moves it measured (the
-excess then shows only at the smaller step); the rounds after it confirm. Measured over the
-gate's saturated streams: no perturbation needed more than 3 evaluations."""
+measured excess (a power of two) brings the step within reach in one round: two evaluations.
+A third is needed when the first step was so far out that saturation clipped the moves it
+measured (the excess then shows only at the smaller step), and a fourth confirms it. Measured:
+over 1,500 saturated cases (300 of each smooth activation) and 1,000 default cases, no
+perturbation needed more than 2 (7% of the saturated ones needed 2)."""
 
 ROUNDING_ULPS = 2
 """Rounding error of one per-example loss L_i from its h^L, in units of eps times the size of its
@@ -501,7 +502,10 @@ def _within_reach(step: np.ndarray, evaluate, rounds: int):
     estimate, error, reach = np.empty(step.shape), np.empty(step.shape), np.zeros(step.shape)
     crossed = np.zeros(step.shape, dtype=bool)
     pending = np.ones(step.shape, dtype=bool)
-    for _ in range(rounds):
+    for round_ in range(rounds):
+        if round_ > 0:  # shrink what is out of reach by its excess, to a power of two
+            pending &= (reach > 1) & np.isfinite(reach)
+            step = np.ldexp(step, -np.ceil(np.log2(np.where(pending, reach, 1.0))).astype(int))
         k = np.flatnonzero(pending.reshape(len(step), -1).any(-1))
         if k.size == 0:
             break
@@ -510,9 +514,6 @@ def _within_reach(step: np.ndarray, evaluate, rounds: int):
             (estimate, error, crossed, reach), evaluate(k, step[k]), strict=True
         ):
             whole[k] = np.where(keep, part, whole[k])
-        pending[k] = keep & (reach[k] > 1) & np.isfinite(reach[k])
-        excess = np.where(pending, reach, 1.0)
-        step = np.ldexp(step, -np.ceil(np.log2(excess)).astype(int))
     return estimate, error, crossed, reach, step
 
 
@@ -523,7 +524,7 @@ def _untrusted(estimate, error, reach, crossed, controlled: bool) -> np.ndarray:
     return (beyond | ~np.isfinite(estimate) | ~np.isfinite(error)) & ~crossed
 
 
-def _central_layer(arch, params, trace, y, l, step_scale, controlled, noise):
+def _central_layer(arch, params, trace, y, l, step_scale, controlled, rounding_noise):
     """(estimate, error, skipped, untrusted, step) for every parameter of layer l, (P_l,) each.
 
     controlled: the step of the module docstring (first steps on the scale of z^l, then shrunk
@@ -534,7 +535,7 @@ def _central_layer(arch, params, trace, y, l, step_scale, controlled, noise):
     j_all, i_all = _layer_perturbations(trace.h[l - 1], arch.sizes[l])
     v_rows = np.vstack([trace.h[l - 1].T, np.ones((1, n))])  # rows of (h^{l-1})^T, then 1
     v = v_rows[i_all]  # (P, n): how far each parameter moves its column of z^l per unit step
-    noise, G = noise
+    noise, G = rounding_noise  # _rounding_noise of layer l, (n, n_l) each
     # one evaluation of E = (1/n) sum_i L_i rounds the rows that move, and the sum over all rows
     rounding = ((v != 0) * noise[:, j_all].T).sum(-1) + gamma(n + 1, FLOAT64.u) * np.abs(
         trace.losses
@@ -630,7 +631,7 @@ def _from_units(
     )
 
 
-def _central_units_layer(arch, params, trace, y, l, step_scale, controlled, noise):
+def _central_units_layer(arch, params, trace, y, l, step_scale, controlled, rounding_noise):
     """Layer l from central differences of each L_i in its own z^l_ij, then _from_units.
 
     Rows are independent: moving column j of z^l by t_ij in every row i at once gives, in row
@@ -641,7 +642,7 @@ def _central_units_layer(arch, params, trace, y, l, step_scale, controlled, nois
     n, L = trace.h[0].shape[0], len(arch.sizes) - 1
     loss = LOSSES[arch.loss]
     t = _power_of_two_steps(step_scale, np.maximum(np.abs(trace.z[l].T), 1.0))  # (n_l, n)
-    noise, G = noise  # (n, n_l) each
+    noise, G = rounding_noise  # _rounding_noise of layer l, (n, n_l) each
     relative = (L - l + 1) * gamma(max(arch.sizes) + 1, FLOAT64.u) * G.T
     K = _chunk_size(arch, l, n, len(_RICHARDSON_STEPS))
 

@@ -45,6 +45,8 @@ FORMER_FALSE_ALARMS = {
     (1, "tanh", "squared_error"): (924, 1272, 1484, 1978),
     (2, "elu", "binary_cross_entropy"): (745,),
     (2, "elu", "squared_error"): (1045, 1745),
+    (2, "gelu_tanh", "binary_cross_entropy"): (1045, 1307),
+    (2, "gelu_tanh", "squared_error"): (1067, 1582),
     (2, "softplus", "binary_cross_entropy"): (1045, 1307),
     (2, "softplus", "squared_error"): (1067, 1582),
     (2, "tanh", "binary_cross_entropy"): (833, 1452),
