@@ -400,14 +400,6 @@ def _loss_sensitivity(arch, trace: _Trace, y: np.ndarray) -> np.ndarray:
     return _loss_slope(arch, trace, y) + 1
 
 
-def _rounding_of_E(arch, trace: _Trace, y: np.ndarray) -> float:
-    """eps times the size of the terms of E = (1/n) sum_i L_i whose rounding does not cancel
-    between two nearby evaluations: |L_i| + sum_k |h^L_ik| |dL_i/dh^L_ik| + 1, averaged."""
-    h_L = trace.h[len(arch.sizes) - 1]
-    scale = np.abs(trace.losses) + (np.abs(h_L) * _loss_sensitivity(arch, trace, y)).sum(-1) + 1
-    return EPS * float(scale.mean())
-
-
 def _power_of_two_steps(step_scale: float, magnitude: np.ndarray) -> np.ndarray:
     """s = step_scale 2^ceil(log2 magnitude): the step on the parameter's scale, rounded so that
     s/2 is exact and theta +- s differ from theta by exactly what was asked. The exponent is
@@ -797,21 +789,27 @@ def _direction_outputs(
 
     z^l = h^{l-1} (W^l + c D_W^l) + b^l + c D_b^l is computed as
     z^l + (Delta h^{l-1}) W^l + c (h^{l-1} D_W^l + D_b^l), which rounds only the change.
-    Shapes: c (S, Q) multiples of each direction -> h^L (S, Q, n, n_L), crossed bool (Q,).
+    Shapes: c (S, Q) multiples of each direction -> h^L (S, Q, n, n_L), crossed bool (Q,),
+    and the reach (Q,) of the largest move of a curved unit or logit (as _real_step_outputs).
     """
     h = trace.h[0]
-    crossed = np.zeros(c.shape[1], dtype=bool)  # (Q,)
-    for l in range(1, len(arch.sizes)):
+    crossed, reach = np.zeros(c.shape[1], dtype=bool), np.zeros(c.shape[1])  # (Q,)
+    L = len(arch.sizes) - 1
+    for l in range(1, L + 1):
         W, _ = params[l - 1]  # layer l is params[l - 1]
         D_W = np.stack([d[l - 1][0] for d in directions])  # (Q, n_{l-1}, n_l)
         D_b = np.stack([d[l - 1][1] for d in directions])[:, None, :]  # (Q, 1, n_l)
         change = (h - trace.h[l - 1]) @ W if l > 1 else 0.0
-        z = trace.z[l] + change + c[..., None, None] * (h @ D_W + D_b)
+        change = change + c[..., None, None] * (h @ D_W + D_b)
+        reach = np.maximum(reach, np.max(_reach(change, trace.reach[l]), axis=-1, initial=0.0))
+        z = trace.z[l] + change
         activation = ACTIVATIONS[arch.activations[l - 1]]
         if activation.kink is not None:
             crossed |= _crosses_kink(z, trace.z[l], activation.kink).any(-1)
         h = activation.phi(z)
-    return h, crossed
+    if trace.reach[L + 1] is not None:
+        reach = np.maximum(reach, _reach(h - trace.h[L], trace.reach[L + 1]).max(-1))
+    return h, crossed, reach
 
 
 def directional_derivatives(
@@ -822,8 +820,10 @@ def directional_derivatives(
     `directions` is a list of Q parameter-shaped lists [(D_W^l, D_b^l) for l = 1..L]. Along
     d_q the step is s_q = STEP_SCALE max(max_k |theta_k|, 1) / max_k |d_qk| (a power of two),
     so that no parameter moves by more than its share of eps^(1/3); the error estimate is as
-    for central_differences. Where a step moves a unit of a relu, leaky_relu or elu layer
-    across its kink, the value measures no derivative and its error estimate is inf.
+    for central_differences, with the rounding of every unit of every layer. Where a step
+    moves a unit of a relu, leaky_relu or elu layer across its kink, the value measures no
+    derivative, and where it moves a curved unit beyond reach (MAX_MOVE) it may measure a
+    secant: in both cases its error estimate is inf (the step is not shrunk here).
 
     Returns (values (Q,), error estimates (Q,)).
     """
@@ -839,15 +839,31 @@ def directional_derivatives(
         [max(max(np.abs(D_W).max(), np.abs(D_b).max()) for D_W, D_b in d) for d in directions]
     )
     step = _power_of_two_steps(STEP_SCALE, max(theta_max, 1.0) / np.where(d_max > 0, d_max, 1.0))
-    rounding = ROUNDING_ULPS * (len(arch.sizes) - 1) * _rounding_of_E(arch, trace, y)
+    L = len(arch.sizes) - 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise = _rounding_noise(arch, params, trace, y)
+        # every unit of layer 1, and with it every unit above, may move: the noise of each
+        # unit of layer 1 (which holds the layers above once per unit: an over-estimate)
+        rounding = noise[1][0].sum() + gamma(n + 1, FLOAT64.u) * np.abs(trace.losses).sum()
+        rounding /= n
+        # the products that carry the change round it relatively, once per layer: weighed by
+        # |d| and the derivatives through absolute values, |h^{l-1}|^T G^l and 1^T G^l
+        relative = np.zeros(len(directions))
+        for l in range(1, L + 1):
+            G = noise[l][1]
+            abs_W, abs_b = np.abs(trace.h[l - 1]).T @ G / n, G.sum(0) / n
+            for q, d in enumerate(directions):
+                D_W, D_b = d[l - 1]
+                relative[q] += (np.abs(D_W) * abs_W).sum() + (np.abs(D_b) * abs_b).sum()
+        relative *= L * gamma(max(arch.sizes) + 1, FLOAT64.u)
     loss = LOSSES[arch.loss]
     values, errors = np.empty(len(directions)), np.empty(len(directions))
     Q = max(1, _chunk_size(arch, 0, n, len(_RICHARDSON_STEPS)))
     for start in range(0, len(directions), Q):
         q = slice(start, min(start + Q, len(directions)))
         c = _RICHARDSON_STEPS[:, None] * step[q]  # (4, Q)
-        h_L, crossed = _direction_outputs(arch, params, trace, directions[q], c)
+        h_L, crossed, reach = _direction_outputs(arch, params, trace, directions[q], c)
         E = loss.per_example(h_L, y).sum(-1) / n  # (4, Q)
         values[q], errors[q] = _richardson(E, step[q], rounding)
-        errors[q] = np.where(crossed, np.inf, errors[q])
+        errors[q] = np.where(crossed | (reach > 1), np.inf, errors[q] + relative[q])
     return values, errors

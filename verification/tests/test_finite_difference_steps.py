@@ -224,3 +224,43 @@ def test_saturated_streams_are_estimated_within_error_and_allowance():
                 for line in wrong_entries(fd.central_differences(*case), case)
             ]
     assert not wrong, wrong[:5]
+
+
+def test_a_directional_derivative_that_reaches_too_far_is_never_trusted():
+    """Along W^6[3, 6] of the issue case the step moves z^6 by thousands: its error is inf;
+    along every direction, a finite error covers the truth."""
+    case = case_of(*ISSUE_CASE)
+    params = case[1]
+    along_entry = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+    along_entry[5][0][3, 6] = 1.0
+    rng = np.random.default_rng(0)
+    directions = [along_entry] + [
+        [(rng.standard_normal(W.shape), rng.standard_normal(b.shape)) for W, b in params]
+        for _ in range(3)
+    ]
+    values, errors = fd.directional_derivatives(*case, directions)
+    assert np.isinf(errors[0])
+    exact = np.array(
+        [
+            sum(
+                (g * D).sum()
+                for pair, d in zip(truth(case), direction, strict=True)
+                for g, D in zip(pair, d, strict=True)
+            )
+            for direction in directions
+        ]
+    )
+    finite = np.isfinite(errors)
+    assert (np.abs(values - exact)[finite] <= errors[finite]).all()
+
+
+def test_without_the_reach_that_directional_derivative_is_confidently_wrong(monkeypatch):
+    """The planted failure: reach unbounded (MAX_MOVE = inf), the same direction gets a finite
+    error estimate that misses the truth."""
+    monkeypatch.setattr(fd, "MAX_MOVE", np.inf)
+    case = case_of(*ISSUE_CASE)
+    along_entry = [(np.zeros_like(W), np.zeros_like(b)) for W, b in case[1]]
+    along_entry[5][0][3, 6] = 1.0
+    values, errors = fd.directional_derivatives(*case, [along_entry])
+    assert np.isfinite(errors[0])
+    assert abs(values[0] - truth(case)[5][0][3, 6]) > errors[0]
