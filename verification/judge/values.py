@@ -48,14 +48,14 @@ class Witness:
     why_skipped: tuple[tuple[str, list[tuple[np.ndarray, np.ndarray]]], ...] = ()
     """(reason, masks) for each reason an entry is skipped, e.g. ("kink", ...)."""
 
-    def verdict_at(self, layer: int, param: str, index: tuple[int, ...], beyond: bool) -> str:
+    def verdict_at(self, layer: int, param: str, index: tuple[int, ...], off: bool) -> str:
         """What this witness says of one entry: "<name> beyond allowance", "<name> within
         allowance" or "<name> did not judge it (<reason>)"."""
         k = "Wb".index(param)
         for reason, masks in self.why_skipped:
             if masks[layer - 1][k][index]:
                 return f"{self.name} did not judge it ({reason})"
-        return f"{self.name} {'beyond' if beyond else 'within'} allowance"
+        return f"{self.name} {'beyond' if off else 'within'} allowance"
 
 
 def witnesses_of(oracles: "Oracles") -> list[Witness]:
