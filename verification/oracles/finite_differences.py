@@ -337,7 +337,7 @@ def _complex_step_outputs(
     z_col = trace.z[l][:, j].T  # column j_k of z^l, (K, n)
     z_im = COMPLEX_STEP * v
     h_im = ACTIVATIONS[name].phi(z_col + 1j * z_im).imag
-    R = ROUNDING[name].reference_ulps(z_col) * np.abs(h_im) + _SUBNORMAL
+    R = ROUNDING[name].complex_step_ulps(z_col) * np.abs(h_im) + _SUBNORMAL
 
     if l == L:
         h = trace.h[L].astype(complex)[None].repeat(j.size, axis=0)
@@ -360,7 +360,7 @@ def _complex_step_outputs(
         h_im = ACTIVATIONS[name].phi(trace.z[m] + 1j * z_im).imag
         R = (
             _slope(h_im, z_im) * R_z
-            + ROUNDING[name].reference_ulps(trace.z[m]) * np.abs(h_im)
+            + ROUNDING[name].complex_step_ulps(trace.z[m]) * np.abs(h_im)
             + _SUBNORMAL
         )
     return trace.h[L] + 1j * h_im, R

@@ -30,9 +30,10 @@ class Rounding:
     slope_terms(z, precision): the same for phi';
     curvatures_at_kink: (|phi''(kink-)|, |phi''(kink+)|) for a kinked activation, else None
         (the slopes either side are the reference's Activation.slopes_at_kink);
-    reference_ulps(z): how many ULPs of its result the reference's own phi may be off, at a real
-        z (finite_differences.central_differences: the noise of each evaluation) and as
-        Im phi(z + i h) (finite_differences.complex_step rounds through it); tested against
+    complex_step_ulps(z): how many ULPs of Im phi(z + i h) the reference's complex phi may be
+        off (finite_differences.complex_step rounds through it);
+    reference_ulps(z): how many ULPs of phi(z) the reference's own real phi may be off
+        (finite_differences.central_differences: the noise of each evaluation); tested against
         mpmath in tests/test_rounding_records.py;
     affine(z): True where phi is affine on both sides of z up to the next kink (identity
         everywhere; relu and leaky_relu everywhere but at the kink, whose crossing
@@ -44,6 +45,7 @@ class Rounding:
     value_terms: Callable[[Array], Array]
     slope_terms: Callable[[Array, Precision], Array]
     curvatures_at_kink: tuple[float, float] | None
+    complex_step_ulps: Callable[[Array], Array | float]
     reference_ulps: Callable[[Array], Array | float]
     affine: Callable[[Array], Array]
 
@@ -53,15 +55,25 @@ def _few_ulps(z: Array) -> float:
     return 2.0
 
 
-def _gelu_reference_ulps(z: Array) -> Array:
-    """gelu_tanh = z sigma(v) with v = 2 sqrt(2/pi) (z + 0.044715 z^3): the forward pass, real
-    or complex, computes v in four roundings (z^3, the product by 0.044715, the sum, the product
-    by 2 sqrt(2/pi)), each within u of the terms of v, 2 sqrt(2/pi) (|z| + 0.044715 |z|^3); in
-    the tails sigma(v) ~ e^v turns that absolute error of v into the same relative error, which
-    is at most as many ULPs (an ULP is at least u of the value). Plus 2 ULP for sigma and the
-    product by z. (The reference's dphi avoids it with double-double; its phi does not.)"""
+def _gelu_complex_step_ulps(z: Array) -> Array:
+    """gelu_tanh = z sigma(v) with v = C (z + 0.044715 z^3): the complex forward pass rounds v
+    to about |v| ULP, and in the tails Im sigma(v + i h) ~ h e^-|v| turns that absolute error
+    into the same relative error (the reference's dphi avoids it; its complex phi does not)."""
     zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    return 2 + 4 * 2 * _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
+    return 2 + np.abs(2 * _K0 * (zc + _K1 * zc**3))
+
+
+def _gelu_reference_ulps(z: Array) -> Array:
+    """gelu_tanh = z sigma(v), v = 2 sqrt(2/pi) (z + 0.044715 z^3), in float64: v is computed in
+    four roundings (z^3, the product by 0.044715, the sum, the product by 2 sqrt(2/pi)), each
+    within u of the terms of v, 2 sqrt(2/pi) (|z| + 0.044715 |z|^3); an error dv moves
+    log sigma(v) by sigma(-v) dv, a relative error of at most as many ULPs (an ULP is at least
+    u of the value): 4 terms(v) sigma(-v) ULPs, large only in the left tail. Plus 2 ULP for
+    sigma and the product by z."""
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    v = 2 * _K0 * (zc + _K1 * zc**3)
+    terms = 2 * _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
+    return 2 + 4 * terms * sigmoid(-v)
 
 
 def _nothing(z: Array, precision: Precision | None = None) -> Array:
@@ -210,6 +222,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_nothing,
         slope_terms=_nothing,
         curvatures_at_kink=None,
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_everywhere,
     ),
@@ -218,6 +231,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_nothing,
         slope_terms=_nothing,
         curvatures_at_kink=(0.0, 0.0),
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_everywhere,
     ),
@@ -226,6 +240,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_leaky_value_terms,
         slope_terms=_leaky_slope_terms,
         curvatures_at_kink=(0.0, 0.0),
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_everywhere,
     ),
@@ -234,6 +249,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_elu_terms,
         slope_terms=_elu_terms,
         curvatures_at_kink=(1.0, 0.0),  # phi'' = e^z on the left, 0 on the right
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_positive,
     ),
@@ -242,6 +258,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_sigmoid_terms,
         slope_terms=_sigmoid_slope_terms,
         curvatures_at_kink=None,
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_nowhere,
     ),
@@ -250,6 +267,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_tanh_value_terms,
         slope_terms=_tanh_slope_terms,
         curvatures_at_kink=None,
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_nowhere,
     ),
@@ -258,6 +276,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_softplus_value_terms,
         slope_terms=softplus_slope_terms,
         curvatures_at_kink=None,
+        complex_step_ulps=_few_ulps,
         reference_ulps=_few_ulps,
         affine=_nowhere,
     ),
@@ -266,6 +285,7 @@ ROUNDING: dict[str, Rounding] = {
         value_terms=_gelu_value_terms,
         slope_terms=_gelu_slope_terms,
         curvatures_at_kink=None,
+        complex_step_ulps=_gelu_complex_step_ulps,
         reference_ulps=_gelu_reference_ulps,
         affine=_nowhere,
     ),

@@ -27,6 +27,7 @@ def test_every_term_is_finite_and_non_negative_from_0_to_the_largest_float(name:
             ("curvature", record.curvature(z)),
             ("value_terms", record.value_terms(z)),
             ("slope_terms", record.slope_terms(z, FLOAT64)),
+            ("complex_step_ulps", np.broadcast_to(record.complex_step_ulps(z), z.shape)),
             ("reference_ulps", np.broadcast_to(record.reference_ulps(z), z.shape)),
         ):
             assert np.all(np.isfinite(values) & (values >= 0)), f"{name}: {what} = {values}"
