@@ -115,7 +115,7 @@ def run_chunk(job: Job, start: int, stop: int, max_failures: int | None = None) 
         failure = None
         if not verdict.passed:
             failure = failure_from(verdict, job.spec, job.options, job.dtype, None, job.named())
-        tally.add(case, verdict.passed, verdict.skipped, failure)
+        tally.add(case, verdict.passed, verdict.skipped, failure, verdict.untrusted)
         if max_failures is not None and tally.failed >= max_failures:
             break
     own = job.own or bool(getattr(caller, "own", False))

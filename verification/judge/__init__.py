@@ -69,12 +69,15 @@ def judge(
     case: Case,
     dtype: str = "float64",
     oracles_of: Callable[[Case, str], "Oracles"] | None = None,
+    arbiter: bool = True,
 ) -> Verdict:
     """Run every check of the gate on one case and return what it found.
 
     `caller` calls the implementation (judge.call.InProcess, or gate.isolation.Isolated).
     The oracles are consulted (`oracles_of`, by default Oracles.of) only after the
-    implementation has answered, and only when its answer has values to judge.
+    implementation has answered, and only when its answer has values to judge. arbiter=False
+    leaves out the exact witness, to judge by the approximate witnesses alone (how the tests
+    and the false-alarm sweep show that those alone do not cry wolf).
     """
     if oracles_of is None:
         from verification.oracles.consult import Oracles
@@ -82,7 +85,7 @@ def judge(
         oracles_of = Oracles.of
     first = caller(case)
     findings = call_findings(first)
-    skipped = 0
+    skipped = untrusted = 0
     if first.returned is not None:
         grads, malformed = check_structure(first.returned, case, dtype)
         if grads is None:
@@ -93,18 +96,19 @@ def judge(
             if values is None:
                 oracles = oracles_of(case, dtype)
                 skipped = oracles.finite_differences.skipped_count
+                untrusted = oracles.finite_differences.untrusted_count
                 values = judge_values(
                     grads,
                     case,
                     witnesses_of(oracles),
-                    exact=lambda: oracles.exact,
+                    exact=(lambda: oracles.exact) if arbiter else None,
                     allowed=oracles.allowed,
                 )
             found = [f for f in (malformed, values) if f is not None]
             if not found and oracles is not None:
                 found = [f for f in [_second_call(caller, case, grads, oracles, dtype)] if f]
             findings += found
-    return conclude(case, findings, first.returned, dtype, skipped)
+    return conclude(case, findings, first.returned, dtype, skipped, untrusted)
 
 
 def conclude(
@@ -113,6 +117,7 @@ def conclude(
     returned: Returned | None,
     dtype: str = "float64",
     skipped: int = 0,
+    untrusted: int = 0,
 ) -> Verdict:
     """The verdict on one case: the findings in reading order, the first one diagnosed
     (verification.judge.diagnoses), and what was returned, kept for the report of a failure.
@@ -123,7 +128,7 @@ def conclude(
     implementation's local variables.
     """
     if not findings:
-        return Verdict(case, (), skipped)
+        return Verdict(case, (), skipped, untrusted=untrusted)
     arrays = returned_arrays(returned, case)
     main, *others = in_reading_order([with_overflow_origin(f, case, dtype) for f in findings])
     diagnosis = diagnose(case, main, arrays, dtype)
@@ -132,7 +137,7 @@ def conclude(
         if diagnosis.layer is not None and (layer is None or main.kind == "exception"):
             layer = diagnosis.layer
         main = replace(main, diagnosis=diagnosis, layer=layer)
-    return Verdict(case, (main, *others), skipped, arrays)
+    return Verdict(case, (main, *others), skipped, arrays, untrusted)
 
 
 def _second_call(

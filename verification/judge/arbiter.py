@@ -28,11 +28,9 @@ from verification.judge.compare import Mismatch, beyond
 EXACT = "the exact witness"
 
 
-def flagged_entries(
-    grads: PartialGrads, witnesses: Sequence
-) -> list[tuple[int, str, np.ndarray, tuple[str, ...]]]:
-    """(layer, "W" or "b", mask, the witnesses that flagged it) for every array with an entry
-    beyond some witness's allowance; masks exclude what a witness skipped."""
+def flagged_entries(grads: PartialGrads, witnesses: Sequence) -> list[tuple[int, str, np.ndarray]]:
+    """(layer, "W" or "b", mask) for every array with an entry beyond some witness's
+    allowance; masks exclude what a witness skipped."""
     flagged = []
     for l in range(1, len(grads) + 1):
         for k, param in enumerate("Wb"):
@@ -40,22 +38,19 @@ def flagged_entries(
             if got is None:
                 continue
             mask = np.zeros(got.shape, dtype=bool)
-            names = []
             for w in witnesses:
                 bad = beyond(got, w.grads[l - 1][k], w.allowed[l - 1][k])
                 if w.skipped is not None:
                     bad &= ~w.skipped[l - 1][k]
-                if bad.any():
-                    mask |= bad
-                    names.append(w.name)
+                mask |= bad
             if mask.any():
-                flagged.append((l, param, mask, tuple(names)))
+                flagged.append((l, param, mask))
     return flagged
 
 
 def arbitrate(
     grads: PartialGrads,
-    flagged: list[tuple[int, str, np.ndarray, tuple[str, ...]]],
+    flagged: list[tuple[int, str, np.ndarray]],
     exact_grads: list,
     allowed: Params,
 ) -> list[Mismatch]:
@@ -66,7 +61,7 @@ def arbitrate(
     allowed: A of one correct implementation, entrywise.
     """
     confirmed = []
-    for l, param, mask, names in flagged:
+    for l, param, mask in flagged:
         k = "Wb".index(param)
         got, exact, A = grads[l - 1][k], exact_grads[l - 1][k], allowed[l - 1][k]
         ruling = exact.within(got, A)
@@ -89,7 +84,6 @@ def arbitrate(
                 expected=float(value[worst]),
                 got=float(got[worst]),
                 allowed=float(A[worst]),
-                flagged_by=names,
                 ulps=float(exact.ulp_distance(got)[worst]),
                 undecided=bool(ruling.undecided[worst]),
             )

@@ -16,9 +16,9 @@ from reference.types import Params
 class Mismatch:
     """Entries of dE/d{param}^{layer} beyond their allowance against one oracle.
 
-    Against the exact witness (verification.judge.arbiter), `flagged_by` names the approximate
-    witnesses that flagged the entries, `ulps` is the worst entry's distance from the exact
-    value in ULPs of that value, and `undecided` says the exact witness could not decide it.
+    Against the exact witness (verification.judge.arbiter), `ulps` is the worst entry's
+    distance from the exact value in ULPs of that value, and `undecided` says the exact
+    witness could not decide it.
     """
 
     oracle: str
@@ -30,9 +30,11 @@ class Mismatch:
     expected: float
     got: float
     allowed: float
-    flagged_by: tuple[str, ...] = ()
     ulps: float | None = None
     undecided: bool = False
+    witnesses: tuple[str, ...] = ()
+    """What each witness says of the worst entry: beyond or within its allowance, or that it
+    did not judge it and why (verification.judge.values.Witness.verdict_at)."""
 
     @property
     def abs_diff(self) -> float:
@@ -57,8 +59,6 @@ class Mismatch:
             f"; {self.count} of {self.total} entries of dE/d{self.param}^{self.layer} beyond "
             "allowance"
         )
-        if self.flagged_by:
-            detail += f"; flagged by {' and '.join(self.flagged_by)}"
         if self.undecided:
             detail += "; the exact witness could not decide this entry"
         return f"{what} ({detail})"

@@ -78,6 +78,7 @@ class Verdict:
     skipped: int = 0  # finite-difference entries whose perturbation crossed a kink
     # what the implementation returned, as float64 arrays (None where unreadable), or None
     grads: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None
+    untrusted: int = 0  # finite-difference entries for which no step was trustworthy
 
     @property
     def passed(self) -> bool:

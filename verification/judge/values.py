@@ -9,7 +9,7 @@ starts and which array speaks for it (verification.judge.diagnoses then says wha
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +18,7 @@ from reference.types import Params
 from verification.cases import Case
 from verification.judge.arbiter import arbitrate, flagged_entries
 from verification.judge.call import PartialGrads
-from verification.judge.compare import Mismatch, compare
+from verification.judge.compare import Mismatch, beyond, compare
 from verification.judge.findings import Finding
 
 if TYPE_CHECKING:  # the oracles import torch, which judging a golden vector does not need
@@ -46,19 +46,38 @@ class Witness:
     grads: Params
     allowed: Params
     skipped: list[tuple[np.ndarray, np.ndarray]] | None = None
+    why_skipped: tuple[tuple[str, list[tuple[np.ndarray, np.ndarray]]], ...] = ()
+    """(reason, masks) for each reason an entry is skipped, e.g. ("kink", ...)."""
+
+    def verdict_at(self, layer: int, param: str, index: tuple[int, ...], off: bool) -> str:
+        """What this witness says of one entry: "<name> beyond allowance", "<name> within
+        allowance" or "<name> did not judge it (<reason>)"."""
+        k = "Wb".index(param)
+        for reason, masks in self.why_skipped:
+            if masks[layer - 1][k][index]:
+                return f"{self.name} did not judge it ({reason})"
+        return f"{self.name} {'beyond' if off else 'within'} allowance"
 
 
 def witnesses_of(oracles: "Oracles") -> list[Witness]:
     """torch.autograd within A(implementation) + A(torch), then finite differences within
-    A(implementation) plus each estimate's own error estimate, skipping entries at kinks."""
+    A(implementation) + A(its forward pass) plus each estimate's own error estimate: the
+    estimate differentiates the forward pass as computed, whose rounding moves the point it
+    differentiates at by what A bounds (verification.oracles.finite_differences). Finite
+    differences do not judge entries whose step crosses a kink or for which no step was
+    trustworthy."""
     allowed, fd = oracles.allowed, oracles.finite_differences
     return [
         Witness(TORCH, oracles.torch, [(ALLOWANCES * aW, ALLOWANCES * ab) for aW, ab in allowed]),
         Witness(
             FINITE_DIFFERENCES,
             fd.grads,
-            [(aW + eW, ab + eb) for (aW, ab), (eW, eb) in zip(allowed, fd.error, strict=True)],
-            fd.skipped,
+            [
+                (ALLOWANCES * aW + eW, ALLOWANCES * ab + eb)
+                for (aW, ab), (eW, eb) in zip(allowed, fd.error, strict=True)
+            ],
+            fd.unjudged,
+            (("kink", fd.skipped), ("no trustworthy step", fd.untrusted)),
         ),
     ]
 
@@ -88,7 +107,20 @@ def judge_values(
         mismatches = arbitrate(grads, flagged_entries(grads, witnesses), witness.grads, allowed)
         if not mismatches:
             return None  # every disagreement contradicted by the exact witness
+    mismatches = [_with_witnesses(m, grads, witnesses) for m in mismatches]
     return where_it_starts(kind, mismatches)
+
+
+def _with_witnesses(m: Mismatch, grads: PartialGrads, witnesses: Sequence[Witness]) -> Mismatch:
+    """The mismatch, with what every witness says of its worst entry."""
+    k = "Wb".index(m.param)
+    got = grads[m.layer - 1][k]
+    said = []
+    for w in witnesses:
+        expected, allowed = w.grads[m.layer - 1][k], w.allowed[m.layer - 1][k]
+        off = bool(beyond(got[m.index], expected[m.index], allowed[m.index]))
+        said.append(w.verdict_at(m.layer, m.param, m.index, off))
+    return replace(m, witnesses=tuple(said))
 
 
 def where_it_starts(kind: str, mismatches: list[Mismatch], *, prefix: str = "") -> Finding:

@@ -29,7 +29,8 @@ class Precision:
     tanh_saturates: past this |w|, a library tanh returns exactly +-1. The exact tanh rounds
        to +-1 past 19.06 in float64 and 9.01 in float32 (1 - |tanh w| ~ 2 e^(-2|w|) < u/2);
        NumPy's tanh returns +-1 from 18.99 (float64) and 10.0 (float32), PyTorch's from 19.06
-       and 9.01. Only gelu_tanh' needs it (see _gelu_slope_terms).
+       and 9.01, 2 / (1 + e^-2w) - 1 and 1 - 2 / (e^2w + 1) from 18.37 on one side and 19.07
+       on the other (float64). Only gelu_tanh' needs it (see _gelu_slope_terms).
     """
 
     name: str

@@ -4,9 +4,10 @@ The reference's Activation records say what each function is (its kink and the s
 side, whether it saturates, whether it is unbounded, whether it is exact on dyadic inputs).
 This module adds, per activation, what an implementation's rounding can do to it: how an error
 in z moves phi'(z) (the curvature |phi''|), and the sum of the absolute terms of the textbook
-formulas of phi and phi' ("a few ULP of the terms", verification.oracles.tolerance). Every
-activation of reference.ACTIVATIONS must have its record here; a test checks that none is
-missing.
+formulas of phi and phi' ("a few ULP of the terms", verification.oracles.tolerance), and where
+phi is affine (finite differences need no care there). Which formulas are "textbook", and which
+are out because they overflow, is docs/tolerance.md's table. Every activation of
+reference.ACTIVATIONS must have its record here; a test checks that none is missing.
 """
 
 from collections.abc import Callable
@@ -30,7 +31,14 @@ class Rounding:
     curvatures_at_kink: (|phi''(kink-)|, |phi''(kink+)|) for a kinked activation, else None
         (the slopes either side are the reference's Activation.slopes_at_kink);
     complex_step_ulps(z): how many ULPs of Im phi(z + i h) the reference's complex phi may be
-        off (finite_differences.complex_step rounds through it).
+        off (finite_differences.complex_step rounds through it);
+    reference_ulps(z): how many ULPs of phi(z) the reference's own real phi may be off
+        (finite_differences.central_differences: the noise of each evaluation); tested against
+        mpmath in tests/test_rounding_records.py;
+    affine(z): True where phi is affine on both sides of z up to the next kink (identity
+        everywhere; relu and leaky_relu everywhere but at the kink, whose crossing
+        finite_differences detects on its own; elu for z > 0): a finite-difference step there
+        has no truncation error, however far it moves z.
     """
 
     curvature: Callable[[Array], Array]
@@ -38,23 +46,50 @@ class Rounding:
     slope_terms: Callable[[Array, Precision], Array]
     curvatures_at_kink: tuple[float, float] | None
     complex_step_ulps: Callable[[Array], Array | float]
+    reference_ulps: Callable[[Array], Array | float]
+    affine: Callable[[Array], Array]
 
 
 def _few_ulps(z: Array) -> float:
-    """A few ULPs: every complex phi of the reference but gelu_tanh's."""
+    """A few ULPs: every phi of the reference but gelu_tanh's (one exp or log, a division)."""
     return 2.0
 
 
 def _gelu_complex_step_ulps(z: Array) -> Array:
     """gelu_tanh = z sigma(v) with v = C (z + 0.044715 z^3): the complex forward pass rounds v
-    to about |v| ULP, and in the tails sigma(v) ~ e^v turns that absolute error into the same
-    relative error (the reference's real phi and dphi avoid it; its complex phi does not)."""
+    to about |v| ULP, and in the tails Im sigma(v + i h) ~ h e^-|v| turns that absolute error
+    into the same relative error (the reference's dphi avoids it; its complex phi does not)."""
     zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
     return 2 + np.abs(2 * _K0 * (zc + _K1 * zc**3))
 
 
+def _gelu_reference_ulps(z: Array) -> Array:
+    """gelu_tanh = z sigma(v), v = 2 sqrt(2/pi) (z + 0.044715 z^3), in float64: v is computed in
+    four roundings (z^3, the product by 0.044715, the sum, the product by 2 sqrt(2/pi)), each
+    within u of the terms of v, 2 sqrt(2/pi) (|z| + 0.044715 |z|^3); an error dv moves
+    log sigma(v) by sigma(-v) dv, a relative error of at most as many ULPs (an ULP is at least
+    u of the value): 4 terms(v) sigma(-v) ULPs, large only in the left tail. Plus 2 ULP for
+    sigma and the product by z."""
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    v = 2 * _K0 * (zc + _K1 * zc**3)
+    terms = 2 * _K0 * (np.abs(zc) + _K1 * np.abs(zc) ** 3)
+    return 2 + 4 * terms * sigmoid(-v)
+
+
 def _nothing(z: Array, precision: Precision | None = None) -> Array:
     return np.zeros_like(z)
+
+
+def _everywhere(z: Array) -> Array:
+    return np.ones(np.shape(z), dtype=bool)
+
+
+def _nowhere(z: Array) -> Array:
+    return np.zeros(np.shape(z), dtype=bool)
+
+
+def _positive(z: Array) -> Array:
+    return np.asarray(z) > 0
 
 
 def _sigmoid_terms(z: Array) -> Array:
@@ -91,8 +126,12 @@ def _tanh_curvature(z: Array) -> Array:
 
 
 def _tanh_value_terms(z: Array) -> Array:
-    """tanh z from a library tanh, relatively accurate: the term is tanh z itself."""
-    return np.abs(np.tanh(z))
+    """tanh z as 2 / (1 + e^-2z) - 1 (terms 2 sigma(2z) <= 2 and 1: ULPs of 1, not of tanh z,
+    where z is near 0), as 1 - 2 / (e^2z + 1), or as (e^z - e^-z) / (e^z + e^-z) (the numerator
+    off by ULPs of the denominator: ULPs of 1 after the division), or from a library tanh
+    (relatively accurate). 1 + |tanh z| covers them all within TERM_ULPS: the first, the worst,
+    is off by at most 4u at any z (fl(2 sigma) relatively 2u, then an exact subtraction)."""
+    return 1 + np.abs(np.tanh(z))
 
 
 def _tanh_slope_terms(z: Array, precision: Precision) -> Array:
@@ -184,6 +223,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_nothing,
         curvatures_at_kink=None,
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_everywhere,
     ),
     "relu": Rounding(
         curvature=_nothing,
@@ -191,6 +232,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_nothing,
         curvatures_at_kink=(0.0, 0.0),
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_everywhere,
     ),
     "leaky_relu": Rounding(
         curvature=_nothing,
@@ -198,6 +241,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_leaky_slope_terms,
         curvatures_at_kink=(0.0, 0.0),
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_everywhere,
     ),
     "elu": Rounding(
         curvature=_elu_curvature,
@@ -205,6 +250,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_elu_terms,
         curvatures_at_kink=(1.0, 0.0),  # phi'' = e^z on the left, 0 on the right
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_positive,
     ),
     "sigmoid": Rounding(
         curvature=_sigmoid_curvature,
@@ -212,6 +259,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_sigmoid_slope_terms,
         curvatures_at_kink=None,
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_nowhere,
     ),
     "tanh": Rounding(
         curvature=_tanh_curvature,
@@ -219,6 +268,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_tanh_slope_terms,
         curvatures_at_kink=None,
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_nowhere,
     ),
     "softplus": Rounding(
         curvature=_softplus_curvature,
@@ -226,6 +277,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=softplus_slope_terms,
         curvatures_at_kink=None,
         complex_step_ulps=_few_ulps,
+        reference_ulps=_few_ulps,
+        affine=_nowhere,
     ),
     "gelu_tanh": Rounding(
         curvature=_gelu_curvature,
@@ -233,6 +286,8 @@ ROUNDING: dict[str, Rounding] = {
         slope_terms=_gelu_slope_terms,
         curvatures_at_kink=None,
         complex_step_ulps=_gelu_complex_step_ulps,
+        reference_ulps=_gelu_reference_ulps,
+        affine=_nowhere,
     ),
 }
 """Each activation of reference.ACTIVATIONS, with what rounding can do to it."""

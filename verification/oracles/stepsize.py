@@ -38,7 +38,6 @@ from verification.cases import Case, CaseOptions, draw_case
 from verification.oracles.finite_differences import (
     COMPLEX_STEP,
     EPS,
-    STEP_SCALE,
     central_differences,
 )
 from verification.oracles.finite_differences import complex_step as gate_complex_step
@@ -183,7 +182,8 @@ def measure(case: Case, entry: Entry | None = None) -> Curves:
     def err(estimate: float) -> float:
         return abs(estimate - g) / unit
 
-    # the gate's step rule: a relative step times max(|theta|, 1), rounded up to a power of 2
+    # the curves' step rule: a relative step times max(|theta|, 1), rounded up to a power of 2
+    # (the gate's own step is chosen on the scale of the units it moves: gate.steps)
     scale = 2.0 ** np.ceil(np.log2(max(abs(theta), 1.0)))
     relative_steps = 2.0 ** -STEP_EXPONENTS.astype(float)
     central, richardson, richardson_estimate, complex_ = [], [], [], []
@@ -208,7 +208,7 @@ def measure(case: Case, entry: Entry | None = None) -> Curves:
         richardson=np.array(richardson),
         richardson_estimate=np.array(richardson_estimate),
         complex=np.array(complex_),
-        gate_step=STEP_SCALE * scale,
+        gate_step=float(_pick(gate.steps[entry.layer - 1], entry)),
         gate_richardson=err(_pick(gate.grads[entry.layer - 1], entry)),
         gate_skipped=bool(_pick(gate.skipped[entry.layer - 1], entry)),
         gate_complex=err(
@@ -234,8 +234,8 @@ def table(curves: Curves) -> str:
     """The heading, what the gate uses, and the errors at every TABLE_STRIDE-th step."""
     lines = _heading(curves)
     lines += [
-        f"the gate: Richardson at s = {curves.gate_step:.3g} (eps^(1/3) max(|theta|, 1), "
-        f"to a power of 2): error {curves.gate_richardson:.2e}; complex step at "
+        f"the gate: Richardson at s = {curves.gate_step:.3g} (eps^(1/3) on the scale of the "
+        f"units it moves, within reach): error {curves.gate_richardson:.2e}; complex step at "
         f"h = {COMPLEX_STEP:g}: error {curves.gate_complex:.2e}",
         "allowance A of a correct implementation (verification.oracles.tolerance): "
         f"{curves.allowance:.2e}",

@@ -276,6 +276,7 @@ class Failure:
     allowed: float | None = None
     hint: str | None = None
     diagnosis: dict | None = None
+    witnesses: str | None = None
     also: list[str] = field(default_factory=list)
     beyond: str | None = None
     magnitudes: str | None = None
@@ -314,6 +315,8 @@ class Failure:
         against = f", against {self.oracle}" if self.oracle else ""
         lines.append(f"  {self.kind}{where}{what}{against}")
         lines.append(f"  {printable(self.message)}")
+        if self.witnesses:
+            lines.append(f"  witnesses: {self.witnesses}")
         if self.beyond:
             lines.append(f"  beyond allowance: {self.beyond}")
         lines += [f"  also: {printable(text)}" for text in self.also]
@@ -386,6 +389,7 @@ def failure_from(
         allowed=worst.allowed if worst else None,
         hint=main.diagnosis.text if main.diagnosis else main.hint,
         diagnosis=_diagnosis_data(main.diagnosis),
+        witnesses=_witnesses(worst),
         also=[f"{f.kind}: {f.message}" for f in others],
         beyond=_beyond(main.mismatches),
         magnitudes=magnitudes(case).describe(case.arch),
@@ -403,6 +407,14 @@ def _shrunk_description(smallest: Verdict, case: Case) -> str:
     if smallest.case is case:
         return f"{case.describe()} (this case: no smaller one fails the same way)"
     return smallest.case.describe()
+
+
+def _witnesses(worst) -> str | None:
+    """Which witnesses judged the worst entry, in one line: "dE/dW^2[0, 1]: torch.autograd
+    beyond allowance; finite differences did not judge it (kink)"."""
+    if worst is None or not worst.witnesses:
+        return None
+    return f"dE/d{worst.param}^{worst.layer}{list(worst.index)}: " + "; ".join(worst.witnesses)
 
 
 def _beyond(mismatches) -> str | None:

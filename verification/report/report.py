@@ -32,6 +32,7 @@ class Tally:
     failures: list[Failure] = field(default_factory=list)
     failed: int = 0
     skipped: int = 0
+    untrusted: int = 0
 
     def count(self, case: Case, passed: bool) -> None:
         """Count one judged case under its activations, loss, depth and regime."""
@@ -47,11 +48,19 @@ class Tally:
                 cell[0] += passed
                 cell[1] += 1
 
-    def add(self, case: Case, verdict_passed: bool, skipped: int, failure: Failure | None) -> None:
+    def add(
+        self,
+        case: Case,
+        verdict_passed: bool,
+        skipped: int,
+        failure: Failure | None,
+        untrusted: int = 0,
+    ) -> None:
         """Add one judged case, the next by index."""
         self.count(case, verdict_passed)
         self.outcomes.append(verdict_passed)
         self.skipped += skipped
+        self.untrusted += untrusted
         if failure is not None:
             self.failed += 1
             if len(self.failures) < MAX_KEPT_FAILURES:
@@ -71,6 +80,7 @@ class Tally:
                 cell[1] += judged
         self.failed += other.failed
         self.skipped += other.skipped
+        self.untrusted += other.untrusted
         kept = sorted(self.failures + other.failures, key=lambda f: f.case["index"])
         self.failures = kept[:MAX_KEPT_FAILURES]
 
@@ -102,6 +112,7 @@ class Report:
     stopped: str | None = None
     first_index: int = 0
     outcomes: bytes = field(default=b"", compare=False)
+    untrusted_entries: int = 0  # finite-difference entries no step could be trusted for
 
     @property
     def ok(self) -> bool:
@@ -148,6 +159,7 @@ class Report:
             stopped=stopped,
             first_index=tally.first_index,
             outcomes=bytes(tally.outcomes),
+            untrusted_entries=tally.untrusted,
         )
 
     @classmethod
@@ -157,7 +169,7 @@ class Report:
         """The report of verdicts judged one by one (golden vectors)."""
         tally = Tally(first_index=0)
         for v in verdicts:
-            tally.add(v.case, v.passed, v.skipped, None)
+            tally.add(v.case, v.passed, v.skipped, None, v.untrusted)
         tally.failures, tally.failed = failures[:MAX_KEPT_FAILURES], len(failures)
         return cls.from_tally(tally, impl=impl, seed=seed, seconds=seconds)
 
@@ -207,6 +219,12 @@ class Report:
             if counts:
                 cells = "  ".join(f"{k} {p}/{j}" for k, (p, j) in counts.items())
                 lines.append(f"  {title:<14}{cells}")
+        if self.skipped_entries or self.untrusted_entries:
+            lines.append(
+                f"  finite differences left {self.skipped_entries} entries unjudged at kinks "
+                f"and {self.untrusted_entries} without a trustworthy step; torch.autograd "
+                "judged them all"
+            )
         for failure in self.failures[:PRINTED_FAILURES]:
             lines += ["", failure.render(call)]
         rest = self.failed - min(PRINTED_FAILURES, len(self.failures))

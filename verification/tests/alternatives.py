@@ -14,14 +14,29 @@ only round differently from the reference, which verification.oracles.tolerance 
                        softmax - onehot, sigma(h) - y with that sigmoid
     logsumexp          cross_entropy through p = exp(h - logsumexp(h)), with the textbook
                        activations and BLAS products scaled by 1/n at the end
+    exp_formulas       the formulas through exp that students write: tanh = 2 / (1 + e^-2z) - 1,
+                       sigmoid = 1 / (1 + e^-z) (e^-z may overflow to inf: 1 / inf = 0 is
+                       right), sigmoid' = sigma(z) sigma(-z), softplus = log(1 + e^z) where
+                       e^z does not overflow (z itself beyond), elu = e^z - 1, gelu_tanh with
+                       that tanh
+    column_vectors     examples as columns (h^l is (n_l, n), z^l = (W^l)^T h^{l-1} + b^l), so
+                       BLAS sums in other orders; tanh = 1 - 2 / (e^2z + 1), the rest textbook
+    per_example        one backprop per row of the batch, the n gradients summed in order and
+                       divided by n at the end, textbook formulas
     torch_autograd     a compact torch float64 network and torch.autograd.grad
     hips_autograd      the same network in autograd.numpy and autograd.grad (if installed)
+
+docs/tolerance.md lists, per activation and loss, the formulas the tolerance policy covers and
+those it does not (they overflow).
 
 Broken ones, which it must flag:
 
     relative_error     the reference's gradient times (1 + 1e-6), every entry
     float32_inside     params, x and y cast to float32, everything computed in float32
     relu_prime_one     relu'(0) = 1 instead of PyTorch's relu'(0) = 0
+    overflowing_sigmoid  sigmoid = e^z / (1 + e^z), in the hidden layers and in
+                       binary_cross_entropy's sigma(h) - y: inf / inf = NaN past z = 709.78
+    overflowing_softplus softplus = log(1 + e^z) unguarded: inf past z = 709.78
 
 and extended_gradients, the same network in x87 extended precision (64-bit significand,
 u = 2^-64) with accurate formulas: within 2^-11 of a float64 rounding of the exact gradient, it
@@ -147,6 +162,63 @@ def _dleaky(z: Array) -> Array:
     return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
 
 
+def _exp_tanh(z: Array) -> Array:
+    """tanh z = 2 / (1 + e^-2z) - 1: ULPs of 1 near z = 0, where tanh z is small."""
+    with np.errstate(over="ignore"):
+        return 2 / (1 + np.exp(-2 * z)) - 1
+
+
+def _exp_dtanh(z: Array) -> Array:
+    t = _exp_tanh(z)
+    return 1 - t * t
+
+
+def _exp_sigmoid(z: Array) -> Array:
+    """1 / (1 + e^-z); for z < -709 e^-z overflows to inf and 1 / inf = 0, the right value."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+def _exp_dsigmoid(z: Array) -> Array:
+    return _exp_sigmoid(z) * _exp_sigmoid(-z)
+
+
+_EXP_OVERFLOWS = 700.0  # e^z is finite up to z = 709.78; softplus(z) = z to the last bit past 37
+
+
+def _log_softplus(z: Array) -> Array:
+    """log(1 + e^z) where e^z does not overflow, z beyond (where log(1 + e^z) = z exactly)."""
+    return np.where(z > _EXP_OVERFLOWS, z, np.log(1 + np.exp(np.minimum(z, _EXP_OVERFLOWS))))
+
+
+def _exp_elu(z: Array) -> Array:
+    return np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1)
+
+
+def _exp_delu(z: Array) -> Array:
+    return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)))
+
+
+def _exp_gelu(z: Array) -> Array:
+    return 0.5 * z * (1 + _exp_tanh(_K0 * (z + _K1 * z**3)))
+
+
+def _exp_dgelu(z: Array) -> Array:
+    t = _exp_tanh(_K0 * (z + _K1 * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * (_K0 * (1 + 3 * _K1 * z * z))
+
+
+def _one_minus_tanh(z: Array) -> Array:
+    """tanh z = 1 - 2 / (e^2z + 1): e^2z may overflow to inf, and 1 - 0 = 1 is right."""
+    with np.errstate(over="ignore"):
+        return 1 - 2 / (np.exp(2 * z) + 1)
+
+
+def _one_minus_dtanh(z: Array) -> Array:
+    t = _one_minus_tanh(z)
+    return 1 - t * t
+
+
 ACCURATE: dict[str, Pair] = {name: (a.phi, a.dphi) for name, a in ACTIVATIONS.items()}
 TEXTBOOK: dict[str, Pair] = {
     "identity": (lambda z: z, _one),
@@ -157,6 +229,17 @@ TEXTBOOK: dict[str, Pair] = {
     "softplus": (_textbook_softplus, _half_tanh_sigmoid),
     "elu": (_textbook_elu, _textbook_delu),
     "gelu_tanh": (_textbook_gelu, _textbook_dgelu),
+}
+
+EXP_FORMULAS: dict[str, Pair] = {
+    "identity": (lambda z: z, _one),
+    "sigmoid": (_exp_sigmoid, _exp_dsigmoid),
+    "tanh": (_exp_tanh, _exp_dtanh),
+    "relu": (_relu, _drelu),
+    "leaky_relu": (_leaky, _dleaky),
+    "softplus": (_log_softplus, _exp_sigmoid),
+    "elu": (_exp_elu, _exp_delu),
+    "gelu_tanh": (_exp_gelu, _exp_dgelu),
 }
 
 # --- losses: dE/dh^L without the 1/n --------------------------------------------------------
@@ -186,6 +269,7 @@ TEXTBOOK_LOSSES: dict[str, Callable[[Array, np.ndarray], Array]] = {
     "binary_cross_entropy": lambda h, y: _half_tanh_sigmoid(h) - y,
 }
 LOGSUMEXP_LOSSES = {**TEXTBOOK_LOSSES, "cross_entropy": _logsumexp_softmax_minus_onehot}
+EXP_LOSSES = {**TEXTBOOK_LOSSES, "binary_cross_entropy": lambda h, y: _exp_sigmoid(h) - y}
 
 
 def _accurate_loss(name: str) -> Callable[[Array, np.ndarray], Array]:
@@ -260,6 +344,73 @@ float32_inside = Variant(
 )
 relu_prime_one = Variant(
     "relu_prime_one", activations={**ACCURATE, "relu": (_relu, _drelu_one_at_zero)}
+)
+
+
+exp_formulas = Variant("exp_formulas", activations=EXP_FORMULAS, losses=EXP_LOSSES)
+_per_row = Variant("per_row", activations=TEXTBOOK, losses=TEXTBOOK_LOSSES)
+
+
+def per_example(arch: Architecture, params: Params, x: np.ndarray, y: np.ndarray) -> Params:
+    """sum_i dL_i/dtheta, one backprop per row i (a batch of one, whose mean is L_i), then / n."""
+    n = x.shape[0]
+    total = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+    for i in range(n):
+        row = _per_row(arch, params, x[i : i + 1], y[i : i + 1])
+        total = [(tW + gW, tb + gb) for (tW, tb), (gW, gb) in zip(total, row, strict=True)]
+    return [(tW / n, tb / n) for tW, tb in total]
+
+
+COLUMN_FORMULAS: dict[str, Pair] = {**TEXTBOOK, "tanh": (_one_minus_tanh, _one_minus_dtanh)}
+
+
+def column_vectors(arch: Architecture, params: Params, x: np.ndarray, y: np.ndarray) -> Params:
+    """The seed's equations with examples as columns: h^l is (n_l, n), z^l = (W^l)^T h^{l-1}
+    + b^l, delta^l = phi'(z^l) * (W^{l+1} delta^{l+1}), dE/dW^l = h^{l-1} (delta^l)^T,
+    dE/db^l = delta^l 1 (row sums)."""
+    n = x.shape[0]
+    h, z = {0: x.T}, {}
+    for l in range(1, arch.L + 1):
+        W, b = params[l - 1]  # layer l is params[l - 1]
+        z[l] = W.T @ h[l - 1] + b[:, None]
+        h[l] = COLUMN_FORMULAS[arch.activations[l - 1]][0](z[l])
+    dE_dh = TEXTBOOK_LOSSES[arch.loss](h[arch.L].T, y).T / n  # (n_L, n)
+    delta = COLUMN_FORMULAS[arch.activations[-1]][1](z[arch.L]) * dE_dh
+    grads: Params = [None] * arch.L  # type: ignore[list-item]
+    for l in range(arch.L, 0, -1):
+        grads[l - 1] = (h[l - 1] @ delta.T, delta.sum(axis=1))
+        if l > 1:
+            W = params[l - 1][0]  # W^l carries delta^l back to layer l - 1
+            delta = COLUMN_FORMULAS[arch.activations[l - 2]][1](z[l - 1]) * (W @ delta)
+    return grads
+
+
+def _overflowing_sigmoid(z: Array) -> Array:
+    """e^z / (1 + e^z): NaN once e^z overflows (z > 709.78), where sigma(z) is 1."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return e / (1 + e)
+
+
+def _overflowing_dsigmoid(z: Array) -> Array:
+    s = _overflowing_sigmoid(z)
+    return s * (1 - s)
+
+
+def _overflowing_softplus(z: Array) -> Array:
+    """log(1 + e^z) where e^z overflows too: inf past z = 709.78."""
+    with np.errstate(over="ignore"):
+        return np.log(1 + np.exp(z))
+
+
+overflowing_sigmoid = Variant(
+    "overflowing_sigmoid",
+    activations={**TEXTBOOK, "sigmoid": (_overflowing_sigmoid, _overflowing_dsigmoid)},
+    losses={**TEXTBOOK_LOSSES, "binary_cross_entropy": lambda h, y: _overflowing_sigmoid(h) - y},
+)
+overflowing_softplus = Variant(
+    "overflowing_softplus",
+    activations={**TEXTBOOK, "softplus": (_overflowing_softplus, _half_tanh_sigmoid)},
 )
 
 
@@ -445,6 +596,9 @@ CORRECT: dict[str, Gradients] = {
     "shuffled_order": shuffled_order,
     "textbook": textbook,
     "logsumexp": logsumexp,
+    "exp_formulas": exp_formulas,
+    "column_vectors": column_vectors,
+    "per_example": per_example,
     "torch_autograd": torch_gradients,
 }
 try:
@@ -458,4 +612,6 @@ BROKEN: dict[str, Gradients] = {
     "relative_error": relative_error,
     "float32_inside": float32_inside,
     "relu_prime_one": relu_prime_one,
+    "overflowing_sigmoid": overflowing_sigmoid,
+    "overflowing_softplus": overflowing_softplus,
 }

@@ -41,7 +41,7 @@ def test_a_real_error_is_confirmed_with_its_exact_value_and_who_flagged_it() -> 
     found = judge_values(wrong, case, [witness], exact=_exact(args), allowed=allowed)
     assert found is not None and found.layer == case.L and found.param == "W"
     worst = next(m for m in found.mismatches if m.layer == found.layer)
-    assert worst.oracle == EXACT and worst.flagged_by == ("torch.autograd",)
+    assert worst.oracle == EXACT and worst.witnesses == ("torch.autograd beyond allowance",)
     assert "the exact value is" in found.message and "ULP" in found.message
     exact_value = exact_backprop(*args).grad_W[case.L].value[worst.index]
     assert worst.expected == exact_value

@@ -335,3 +335,59 @@ def test_allowance_of_a_plain_case_is_far_below_a_relative_error_of_1e_6():
     median = float(np.median(ratios))
     assert median < RELATIVE_ERROR * 1e-4, median
     assert math.isfinite(median)
+
+
+# --- the class of textbook formulas (docs/tolerance.md) ----------------------------------------
+
+ZERO_INPUT_TANH = (1, 924, CaseOptions(activations=("tanh",), losses=("squared_error",)))
+"""A zero_inputs case where tanh via 2 / (1 + e^-2z) - 1 is off by ULPs of 1 at small z."""
+
+
+def test_tanh_through_exp_is_within_the_allowance_near_zero():
+    c = draw_case(*ZERO_INPUT_TANH)
+    args = (c.arch, c.params, c.x, c.y)
+    got = alternatives.exp_formulas(*args)
+    ref, extended, allowed = (
+        reference.gradients(*args),
+        alternatives.extended_gradients(*args),
+        allowance(*args),
+    )
+    assert not beyond(got, ref, doubled(allowed)) and not beyond(got, extended, allowed)
+
+
+def test_with_tanh_terms_counted_relative_to_tanh_itself_it_would_be_flagged(monkeypatch):
+    """The planted narrower policy, tanh's terms being |tanh z| alone (a library tanh only):
+    the same implementation is then beyond the allowance, so the test above could fail."""
+    from dataclasses import replace
+
+    from verification.oracles.rounding import ROUNDING
+
+    relative_only = replace(ROUNDING["tanh"], value_terms=lambda z: np.abs(np.tanh(z)))
+    monkeypatch.setitem(ROUNDING, "tanh", relative_only)
+    c = draw_case(*ZERO_INPUT_TANH)
+    args = (c.arch, c.params, c.x, c.y)
+    assert beyond(
+        alternatives.exp_formulas(*args), reference.gradients(*args), doubled(allowance(*args))
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        (
+            "overflowing_sigmoid",
+            {"activations": ("sigmoid", "identity"), "losses": ("binary_cross_entropy",)},
+        ),
+        ("overflowing_softplus", {"activations": ("softplus",)}),
+    ],
+)
+def test_formulas_that_overflow_are_out_of_the_class_and_the_gate_fails_them(name, options):
+    """e^z / (1 + e^z) and an unguarded log(1 + e^z) return NaN or inf past z = 709.78, which
+    the gate's saturated and large-logit cases reach: a bug it must keep catching."""
+    import verification
+
+    report = verification.check(
+        alternatives.BROKEN[name], cases=200, seed=0, shrink_failures=0, **options
+    )
+    assert not report.ok
+    assert any(f.kind == "non-finite" for f in report.failures), [f.kind for f in report.failures]
