@@ -166,3 +166,45 @@ def test_backprop_gate_is_installed_as_a_console_script_for_the_same_main():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "backprop-gate"]
     assert script.value == "verification.command_line.main:main"
     assert script.load() is main
+
+
+def test_max_failures_stops_the_run_and_says_so(buggy, capsys):
+    assert main(["--impl", f"{buggy}:gradients", "--cases", "40", "--max-failures", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "stopped after 2 failing cases (--max-failures 2)" in out, out
+    assert "FAILED: 0 of 2 cases passed" in out
+
+
+def test_jsonl_holds_every_failure_as_a_line_of_strict_json(tmp_path, buggy):
+    path, report = tmp_path / "failures.jsonl", tmp_path / "report.json"
+    args = ["--impl", f"{buggy}:gradients", "--cases", "6", "--jsonl", str(path)]
+    assert main([*args, "--json", str(report)]) == 1
+    lines = path.read_text().splitlines()
+    records = [json.loads(line, parse_constant=pytest.fail) for line in lines]
+    failed = json.loads(report.read_text())["failed_cases"]
+    assert sorted(r["case"]["index"] for r in records) == failed and len(failed) >= 4
+    assert all(r["kind"] == "mismatch" and r["reproduce"] for r in records)
+
+
+def test_off_a_terminal_progress_is_one_line_every_few_seconds(monkeypatch, capsys):
+    from verification.command_line import main as command
+
+    monkeypatch.setattr(command, "PROGRESS_SECONDS", 0.0)
+    assert main(["--cases", "60"]) == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if "cases/s" in line]
+    assert progress and progress[-1].startswith("backprop-gate: 60/60 cases"), progress
+
+
+@pytest.mark.parametrize(
+    "args", [["--cases", "3"], ["vectors", "schema"], ["--help"], ["stepsize", "--case", "2"]]
+)
+def test_every_command_survives_a_reader_that_goes_away(args):
+    gate = subprocess.Popen(
+        [sys.executable, "-m", "verification", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    gate.stdout.readline()
+    gate.stdout.close()  # like `| head -1`
+    _, err = gate.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err

@@ -2,6 +2,7 @@
 wrong, missing, extra, malformed and hostile results; the JavaScript example end to end."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -530,3 +531,32 @@ def test_a_bug_planted_in_the_javascript_example_is_caught(vectors, tmp_path):
     report = check_results(vectors, results)
     assert not report.ok
     assert any("a factor n =" in (f.hint or "") for f in report.report.failures), report.summary()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "oversized", "nested"])
+def test_a_vector_file_gets_the_checks_a_result_gets(tmp_path, kind, capsys):
+    from verification.vectors.load import VECTOR_BYTES
+
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    path = vectors / CASE_FILE.format(index=0)
+    if kind == "device":
+        path.symlink_to("/dev/zero")  # reading it would never end
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it would block
+    elif kind == "oversized":
+        with open(path, "wb") as f:
+            f.truncate(VECTOR_BYTES + 1)
+    else:
+        path.write_text("[" * 10_000 + "]" * 10_000)
+    results = tmp_path / "results"
+    results.mkdir()
+    assert main(["check", str(vectors), str(results)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    phrase = {
+        "device": "not a regular file",
+        "fifo": "not a regular file",
+        "oversized": "allowed; not read",
+        "nested": "allowed; not parsed",
+    }[kind]
+    assert phrase in line, line

@@ -22,6 +22,7 @@ from verification.judge.values import Witness, judge_values
 from verification.oracles.precision import PRECISIONS
 from verification.oracles.tolerance import allowance
 from verification.report import Failure, Report, failure_from
+from verification.report.failure import printable
 from verification.vectors.export import SCHEMA_VERSION, accepted_difference
 from verification.vectors.load import Vector, VectorError, load_vectors
 from verification.vectors.safe_json import (
@@ -184,11 +185,12 @@ class VectorsReport:
             more = ", ..." if len(self.extra) > 10 else ""
             verdict += (
                 f"; {len(self.extra)} result files match no vector: "
-                f"{', '.join(self.extra[:10])}{more}"
+                f"{printable(', '.join(self.extra[:10]))}{more}"
             )
         header = [
-            f"backprop-gate vectors: results in {r.impl} against the vectors in "
-            f"{self.vectors}, {r.cases} cases in {r.seconds:.1f} s ({rate:.0f} cases/s)",
+            f"backprop-gate vectors: results in {printable(r.impl)} against the vectors in "
+            f"{printable(self.vectors)}, {r.cases} cases in {r.seconds:.1f} s "
+            f"({rate:.3g} cases/s)",
             verdict,
         ]
         return "\n".join(header + r.body_lines())

@@ -63,6 +63,11 @@ def vector_of(case: Case, options: CaseOptions) -> dict:
             "regime": case.regime,
             "options": {
                 "activations": list(options.activations),
+                "output_activations": (
+                    list(options.output_activations)
+                    if options.output_activations is not None
+                    else None
+                ),
                 "losses": list(options.losses),
                 "max_depth": options.max_depth,
                 "max_width": options.max_width,

@@ -12,6 +12,10 @@ from verification.cases import Case
 from verification.vectors.export import CASE_FILE, SCHEMA_VERSION
 from verification.vectors.safe_json import UnreadableJSONError, field, json_type, numbers, read_json
 
+VECTOR_BYTES = 64 * 2**20
+"""The largest vector file read: the largest case the gate's bounds allow (16 layers of 64
+units, 64 examples) writes about 15 MiB; a larger file is not one of export's."""
+
 
 class VectorError(ValueError):
     """A vector file that cannot be used: `check` cannot run as asked and exits 2."""
@@ -86,7 +90,7 @@ def _vector_from(document: object, path: Path) -> Vector:
 def load_vector(path: Path) -> Vector:
     """The vector in `path`, or VectorError naming the file and what is wrong with it."""
     try:
-        document = read_json(path, limit=None)
+        document = read_json(path, VECTOR_BYTES)
     except UnreadableJSONError as exc:
         raise VectorError(f"vector file {str(path)!r} {exc}") from None
     try:

@@ -6,6 +6,7 @@ before it is parsed, and arrays are converted level by level, without recursion.
 """
 
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -42,24 +43,28 @@ def nesting_depth(data: bytes) -> int:
     return deepest
 
 
-def read_json(path: Path, limit: int | None) -> object:
+def read_json(path: Path, limit: int) -> object:
     """The JSON document in `path`, read as untrusted.
 
-    UnreadableJSONError if the file is larger than `limit` bytes (checked before reading), nested
-    deeper than MAX_NESTING (checked before parsing), not UTF-8, or not valid JSON. Nothing in
-    the file is ever executed: json only builds dicts, lists, strings, numbers and None.
+    UnreadableJSONError if it is not a regular file (a directory, a pipe or a device is never
+    opened), larger than `limit` bytes (checked before reading), nested deeper than
+    MAX_NESTING (checked before parsing), not UTF-8, or not valid JSON. Nothing in the file is
+    ever executed: json only builds dicts, lists, strings, numbers and None.
     """
     try:
-        size = path.stat().st_size
-        if limit is not None and size > limit:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise UnreadableJSONError("is not a regular file; not opened")
+        size = status.st_size
+        if size > limit:
             raise UnreadableJSONError(
                 f"is {size:,} bytes, more than the {limit:,} allowed; not read"
             )
         with path.open("rb") as f:
-            data = f.read(-1 if limit is None else limit + 1)
+            data = f.read(limit + 1)
     except OSError as exc:
         raise UnreadableJSONError(f"cannot be read: {exc.strerror or exc}") from None
-    if limit is not None and len(data) > limit:  # it grew after stat()
+    if len(data) > limit:  # it grew after stat()
         raise UnreadableJSONError(f"is more than the {limit:,} bytes allowed; not read")
     depth = nesting_depth(data)
     if depth > MAX_NESTING:
