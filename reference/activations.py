@@ -2,11 +2,14 @@
 
 Each derivative is written to stay accurate in the saturated tails, where the textbook
 formulas (1 - tanh^2 z, sigma(z)(1 - sigma(z)), 1 + tanh u) cancel to nothing. The tails are
-rewritten through e = exp(-|t|) <= 1, which never overflows and keeps its relative accuracy,
-so each dphi is within 4 ULP of the exact value for every float64 z (gelu_tanh: of the largest
-term of its formula, since its phi' crosses zero); reference/tests/test_accuracy.py checks this
-against mpmath on a dense grid. float32 input is computed in float32 (gelu_tanh in float64,
-rounded once) and stays within 4 float32 ULP.
+rewritten through e = exp(-|t|) <= 1, which never overflows and keeps its relative accuracy.
+gelu_tanh carries v = 2 sqrt(2/pi)(z + 0.044715 z^3) in double-double (reference.double_double),
+since in its tails an error in v becomes the same relative error in phi and phi'; near the zero
+of its phi', e^v comes from exp_dd or, for the few z closest to it, from the decimal module.
+So every phi and dphi is within 4 ULP of its exact value, relative to that value, for every
+float64 z; reference/tests/test_accuracy.py checks this against mpmath on a dense grid and on
+random z. float32 input is computed in float32 (gelu_tanh in float64, rounded once) and each
+dphi stays within 4 float32 ULP.
 
 Every phi also accepts complex input, for complex-step differentiation: branches test the real
 part of z (never its modulus), so a tiny imaginary step passes through the branch the real part
@@ -19,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.decimal_fallback import exact_gelu_tanh_slope
+from reference.decimal_fallback import FALLBACK_RTOL, exact_gelu_tanh_slope
 from reference.double_double import (
     EXP_DD_RTOL,
+    SHIFT_64_LN2,
     DoubleDouble,
     dd_add,
     dd_div_to_double,
@@ -230,11 +234,7 @@ _A_HI, _A_LO = float.fromhex("0x1.2444f2a4d8b4bp-4"), float.fromhex("-0x1.6c843a
 _TWO_SQRT_2_OVER_PI = 2 * math.sqrt(2 / math.pi)  # a Python float, so float32 stays float32
 _GELU_TAIL = 40.0  # past |z| = 40, |v| > 4500: sigma'(v) underflows to 0
 _GELU_DEEP = 700.0  # past v = -700, e^-|v| < 1e-304 nears the subnormals: carry it times 2^64
-# 64 ln 2 = _SHIFT_HI + _SHIFT_LO, the high part a multiple of 2^-43 (from mpmath at 60 digits)
-_SHIFT_HI, _SHIFT_LO = (
-    float.fromhex("0x1.62e42fefa39f0p+5"),
-    float.fromhex("-0x1.950d871319ff0p-48"),
-)
+_SHIFT_HI, _SHIFT_LO = SHIFT_64_LN2  # e^-|v| carried as 2^64 e^-|v| where deep
 
 
 def _gelu_terms(z: Array) -> tuple[DoubleDouble, DoubleDouble]:
@@ -333,10 +333,9 @@ def _gelu_slope_from_e(
 # v < 0 cancels in 1 + e + w. An error eps in e reaches phi' times the amplification
 # |1 + 2e + w| / |1 + e + w|. Where that exceeds _GELU_AMPLIFICATION, e is recomputed by
 # exp_dd (relative error EXP_DD_RTOL instead of exp's 0.72 ULP); where even EXP_DD_RTOL times
-# the amplification could reach _FALLBACK_ULP of phi', the few z left (within about 2^-40 of z0)
+# the amplification could exceed FALLBACK_RTOL of phi', the few z left (within about 2^-40 of z0)
 # go to the decimal module.
 _GELU_AMPLIFICATION = 2.0  # exp's 0.72 ULP times 2, plus the final rounding: within 2 ULP
-_FALLBACK_ULP = 2.0**-55  # a quarter of a unit in the last place (u / 4), relative
 
 
 def _dgelu_tanh_block(z: Array, out: Array | None, _scratch: Array | None) -> Array:
@@ -376,7 +375,7 @@ def _dgelu_near_its_zero(z: Array, v: DoubleDouble, w: DoubleDouble, amplificati
     e = (e_hi, e_lo + e_hi * lo)
     negative, deep = np.ones(z.shape, bool), np.zeros(z.shape, bool)
     slope = _gelu_slope_from_e(e, w, negative, deep, None)
-    undecided = np.flatnonzero(~(amplification * EXP_DD_RTOL <= _FALLBACK_ULP))
+    undecided = np.flatnonzero(~(amplification * EXP_DD_RTOL <= FALLBACK_RTOL))
     for i in undecided:
         slope[i] = exact_gelu_tanh_slope(float(z[i]))
     return slope

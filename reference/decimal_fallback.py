@@ -13,6 +13,10 @@ import functools
 from collections.abc import Iterator
 from decimal import Context, Decimal, localcontext
 
+FALLBACK_RTOL = 2.0**-55
+"""The relative error a double-double result may carry (a quarter ULP, u / 4) before it is
+rounded; where its error bound exceeds this, the decimal module computes it instead."""
+
 _START_DIGITS = 60
 _MAX_DIGITS = 4000  # far beyond any cancellation between doubles met in practice (~50 digits)
 _KEPT_DIGITS = 20  # digits that must survive the cancellation before the result is rounded

@@ -93,6 +93,25 @@ def sum_last_axis(a: DoubleDouble) -> DoubleDouble:
     return hi[..., 0], lo[..., 0]
 
 
+def two_square(a: Array) -> DoubleDouble:
+    """a^2 = p + err exactly, p = fl(a^2), unless err underflows or |a| > 2^996."""
+    p = a * a
+    a_hi, a_lo = split(a)
+    return p, ((a_hi * a_hi - p) + 2 * a_hi * a_lo) + a_lo * a_lo
+
+
+def finite_or_zero_lo(a: DoubleDouble) -> DoubleDouble:
+    """a with lo set to 0 where hi is infinite or NaN (an overflow leaves lo = inf - inf)."""
+    return a[0], np.where(np.isfinite(a[0]), a[1], 0.0)
+
+
+SHIFT_64_LN2 = (float.fromhex("0x1.62e42fefa39f0p+5"), float.fromhex("-0x1.950d871319ff0p-48"))
+"""64 ln 2 = hi + lo to about 2^-100, hi a multiple of 2^-43 (checked against mpmath).
+
+exp(x + 64 ln 2) = 2^64 e^x carries a tiny e^x (x < -700, near the subnormals) as a normal
+double; for |x| >= 512 (a multiple of 2^-43 too), x + hi is exact."""
+
+
 # --- exp in double-double -------------------------------------------------------------------
 # exp(x) = 2^q 2^(j / N) exp(r), with k = rint(x N / ln 2) = q N + j (0 <= j < N) and
 # r = x - k ln2 / N, |r| <= ln2 / (2N) = 2^-13.5 for N = 4096. ln2 / N is split into three
