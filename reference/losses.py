@@ -105,7 +105,11 @@ def _rows_in_blocks(rows: RowsDD, h: np.ndarray, y: np.ndarray) -> DoubleDouble:
     return hi.reshape(h.shape[:-1]), lo.reshape(h.shape[:-1])
 
 
-def _per_example(rows: RowsDD, plain: Callable[[Array, np.ndarray], Array]):
+ArrayOfHY = Callable[[Array, np.ndarray], Array]
+"""f(h, y) -> an array: the L_i (..., n) or dE/dh^L (n, n_L)."""
+
+
+def _per_example(rows: RowsDD, plain: ArrayOfHY) -> ArrayOfHY:
     """per_example(h, y): the double-double rows rounded once, in the dtype of h."""
 
     def per_example(h: Array, y: np.ndarray) -> Array:
@@ -119,7 +123,7 @@ def _per_example(rows: RowsDD, plain: Callable[[Array, np.ndarray], Array]):
     return per_example
 
 
-def _value(rows: RowsDD, plain: Callable[[Array, np.ndarray], Array]):
+def _value(rows: RowsDD, plain: ArrayOfHY) -> Callable[[Array, np.ndarray], float | complex]:
     """value(h, y) = E, the batch mean of the double-double rows, rounded once."""
 
     def value(h: Array, y: np.ndarray) -> float | complex:
@@ -137,7 +141,7 @@ def _value(rows: RowsDD, plain: Callable[[Array, np.ndarray], Array]):
     return value
 
 
-def _float64_grad(grad: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+def _float64_grad(grad: ArrayOfHY) -> ArrayOfHY:
     """grad(h, y) computed in float64 and rounded once to the dtype of h."""
 
     def in_dtype_of_h(h: Array, y: np.ndarray) -> Array:
@@ -170,16 +174,32 @@ def _squared_error_plain(h: Array, y: np.ndarray) -> Array:
     return (d * d).sum(axis=-1) / 2
 
 
-def _squared_error_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
-    """L_i = 1/2 sum_k (h_ik - y_ik)^2: h - y and its square exact, the row sum in double-double.
+_TINY_ROW = 2.0**-900
+"""A row sum below this may hold subnormal terms, each rounded to a unit of 2^-1074 on its own:
+n_L of them would add up to n_L / 2 units. Such rows are summed again scaled by a power of two
+(2^64 per factor), where every term is a normal double, and scaled back with one rounding."""
 
-    Where |h - y| > 2^996 the square overflows anyway (L_i = inf, as it should).
+
+def _half_sum_of_squares(d: DoubleDouble) -> DoubleDouble:
+    """1/2 sum_k d_k^2 over the last axis, d_k = hi + lo: the squares exact, the sum double-double.
+
+    Where |d| > 2^996 the square overflows anyway (inf, as it should).
     """
-    d, d_err = two_sum(h, -y)
-    square, square_err = two_square(d)
-    square_err += 2 * d * d_err
+    square, square_err = two_square(d[0])
+    square_err += 2 * d[0] * d[1]
     hi, lo = sum_last_axis((square, square_err))
     return 0.5 * hi, 0.5 * lo
+
+
+def _squared_error_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
+    """L_i = 1/2 sum_k (h_ik - y_ik)^2, with h - y exact (see _half_sum_of_squares)."""
+    d = two_sum(h, -y)
+    L = _half_sum_of_squares(d)
+    tiny = L[0] < _TINY_ROW
+    if tiny.any():  # (2^64 d)^2 = 2^128 d^2: every square a normal double
+        hi, lo = _half_sum_of_squares((d[0][tiny] * 2.0**64, d[1][tiny] * 2.0**64))
+        L[0][tiny], L[1][tiny] = (hi + lo) * 2.0**-128, 0.0
+    return L
 
 
 def _squared_error_grad(h: Array, y: np.ndarray) -> Array:
@@ -317,22 +337,42 @@ def _binary_cross_entropy_plain(h: Array, y: np.ndarray) -> Array:
 _WIDE = 2.0**990  # beyond, split() in two_prod would overflow: scale by 2^-64 first
 
 
-def _binary_cross_entropy_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
-    """L_i = sum_k softplus(h_k) - y_k h_k = sum_k w_k |h_k| + log1p(e^-|h_k|), with
-    w = 1 - y for h >= 0 and w = y for h < 0: two terms >= 0, nothing cancels.
-
-    (softplus(h) - y h would cancel for large h with y near 1.) w |h| is a double-double
-    (1 - y is exact as one), log1p(e^-|h|) carries exp's and log1p's errors.
+def _binary_cross_entropy_terms(h: np.ndarray, y: np.ndarray, scaled: bool) -> DoubleDouble:
+    """softplus(h) - y h = w |h| + log1p(e^-|h|) in double-double, w = 1 - y for h >= 0 and
+    w = y for h < 0: two terms >= 0, nothing cancels. Times 2^64 if `scaled`, for the rows
+    below _TINY_ROW: there |h| > 620, so log1p(e^-|h|) = e^-|h| to 2^-900, carried as
+    exp(64 ln 2 - |h|) (|h| - SHIFT_HI is exact: both are multiples of 2^-43).
     """
     a = np.abs(h)
     w = two_sum(np.where(h >= 0, 1.0, 0.0), np.where(h >= 0, -y, y))  # 1 - y or y, exactly
     wide = a > _WIDE
     a_scaled = np.where(wide, a * 2.0**-64, a)
+    scale = np.where(wide, 2.0**64, 1.0)
+    if scaled:
+        w = (w[0] * 2.0**64, w[1] * 2.0**64)  # exact, also for a subnormal y
     p, p_err = two_prod(w[0], a_scaled)
     p_err += w[1] * a_scaled
-    scale = np.where(wide, 2.0**64, 1.0)
-    term = dd_add((p * scale, p_err * scale), (np.log1p(np.exp(-a)), np.zeros_like(a)))
-    return sum_last_axis(term)
+    if scaled:
+        e = np.exp(SHIFT_64_LN2[0] - a)
+        log_term = (e, e * SHIFT_64_LN2[1])
+    else:
+        log_term = (np.log1p(np.exp(-a)), np.zeros_like(a))
+    return dd_add((p * scale, p_err * scale), log_term)
+
+
+def _binary_cross_entropy_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
+    """L_i = sum_k softplus(h_k) - y_k h_k (see _binary_cross_entropy_terms).
+
+    (softplus(h) - y h would cancel for large h with y near 1.) w |h| is a double-double
+    (1 - y is exact as one), log1p(e^-|h|) carries exp's and log1p's errors.
+    """
+    L = sum_last_axis(_binary_cross_entropy_terms(h, y, scaled=False))
+    tiny = L[0] < _TINY_ROW
+    if tiny.any():
+        y_tiny = np.broadcast_to(y, h.shape)[tiny]
+        hi, lo = sum_last_axis(_binary_cross_entropy_terms(h[tiny], y_tiny, scaled=True))
+        L[0][tiny], L[1][tiny] = (hi + lo) * 2.0**-64, 0.0
+    return L
 
 
 def _sigmoid_minus_binary(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:

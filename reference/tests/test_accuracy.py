@@ -737,7 +737,13 @@ def squared_error_rows() -> tuple[LossRows, ...]:
     far = scale * rng.standard_normal(h_random.shape)
     y_random = np.where(rng.random(h_random.shape) < 0.5, near, far)
     random = loss_rows("squared_error", "random rows", h_random, y_random)
-    return grid, random
+    # 32 squares of 1e-162 or less, each subnormal: the row sum must not add their roundings
+    # (the first rows: squares of 0.3 to 0.45 units of 2^-1074, each of which rounds to 0)
+    y = 10.0 ** rng.uniform(-165, -150, (40, 32))
+    h = y + rng.choice([-1, 1], y.shape) * 10.0 ** rng.uniform(-170, -161, y.shape)
+    y[:10], h[:10] = 0.0, np.sqrt(rng.uniform(0.3, 0.45, (10, 32))) * 2.0**-537
+    subnormal = loss_rows("squared_error", "subnormal squares", h, y)
+    return grid, random, subnormal
 
 
 @functools.cache
@@ -767,6 +773,13 @@ def cross_entropy_rows() -> tuple[LossRows, ...]:
         -50, 50, (60 * DENSITY, 1)
     )
     blocks.append(("label dominant by 600-800", h, np.zeros(h.shape[0], dtype=np.int64)))
+    # 23 others, each e^(h_k - m) subnormal: below half a unit of 2^-1074 (they round to 0),
+    # or near e^-710, where they keep only some 50 bits
+    gap = np.concatenate(
+        [rng.uniform(745.2, 745.8, (10 * DENSITY, 23)), rng.uniform(709, 712, (10 * DENSITY, 23))]
+    )
+    h = np.concatenate([np.zeros((gap.shape[0], 1)), -gap], axis=1)
+    blocks.append(("label dominant, subnormal others", h, np.zeros(h.shape[0], dtype=np.int64)))
     # huge logits, both signs, in one row; ties
     rows = [
         [[big, -big, big * (1 - 1e-15), 0.0], [big, big, -big, 1.0]]
@@ -802,7 +815,7 @@ def binary_cross_entropy_rows() -> tuple[LossRows, ...]:
     h = h[:: max(1, 4 // DENSITY)]
     with np.errstate(over="ignore"):
         near = sigmoid(h)
-    y = np.stack([near, _next_floats(near, 1), _next_floats(near, -3)], axis=1)
+    y = np.clip(np.stack([near, _next_floats(near, 1), _next_floats(near, -3)], axis=1), 0, 1)
     close = loss_rows(
         "binary_cross_entropy", "y next to sigma(h)", np.broadcast_to(h[:, None], y.shape).copy(), y
     )
@@ -818,7 +831,13 @@ def binary_cross_entropy_rows() -> tuple[LossRows, ...]:
     h = np.array([[176.0, -176.0, 40.0, -745.0], [0.0, 0.0, 1e6, -1e6], [1.7e308, 0, 0, 0]])
     y = np.array([[1.0, 0.0, 1.0, 0.0], [0.5, 0.25, 1 - 2**-53, 2**-53], [0.5, 0, 0, 0]])
     special = loss_rows("binary_cross_entropy", "sigma(176) - 1, h = 0", h, y)
-    return grid, close, random, special
+    # 16 terms e^-|h| + y |h| below 1e-300, most of them subnormal (the first rows: e^-|h| of
+    # 0.25 to 0.47 units of 2^-1074, each of which rounds to 0)
+    h = -rng.uniform(690, 750, (40, 16))
+    y = np.where(rng.random(h.shape) < 0.5, 0.0, rng.integers(0, 50, h.shape) * 5e-324)
+    h[:10], y[:10] = -rng.uniform(745.2, 745.8, (10, 16)), 0.0
+    subnormal = loss_rows("binary_cross_entropy", "subnormal terms", h, y)
+    return grid, close, random, special, subnormal
 
 
 LOSS_ROWS: dict[str, Callable[[], tuple[LossRows, ...]]] = {
@@ -955,6 +974,21 @@ def test_loss_checker_reports_the_replaced_formulas() -> None:
         ),
     ]
     assert all(r.over > 0 for r in planted), table("planted: replaced formulas", planted, MAX_ULP)
+
+
+def test_loss_checker_reports_rows_of_subnormal_terms_rounded_one_by_one(monkeypatch) -> None:
+    """Without the sums redone at a scale where every term is a normal double."""
+    import reference.losses
+
+    monkeypatch.setattr(reference.losses, "_TINY_ROW", 0.0)
+    monkeypatch.setattr(reference.losses, "_DEEP_OTHERS", 0.0)
+    planted = [
+        check_loss_rows("squared_error", LOSSES["squared_error"].per_example),
+        check_loss_rows("binary_cross_entropy", LOSSES["binary_cross_entropy"].per_example),
+        check_loss_rows("cross_entropy", LOSSES["cross_entropy"].per_example),
+        check_loss_grad("cross_entropy", LOSSES["cross_entropy"].grad),
+    ]
+    assert all(r.over > 0 for r in planted), table("planted: subnormal terms", planted, MAX_ULP)
 
 
 def test_loss_checker_reports_planted_gradients() -> None:
