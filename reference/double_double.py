@@ -48,6 +48,13 @@ def two_prod(a: Array, b: Array) -> DoubleDouble:
     return p, err
 
 
+def two_square(a: Array) -> DoubleDouble:
+    """a^2 = p + err exactly, p = fl(a^2), unless err underflows or |a| > 2^996."""
+    p = a * a
+    a_hi, a_lo = split(a)
+    return p, ((a_hi * a_hi - p) + 2 * a_hi * a_lo) + a_lo * a_lo
+
+
 def dd_add(a: DoubleDouble, b: DoubleDouble) -> DoubleDouble:
     """a + b to about 2^-100 of the larger, exact in its leading part (cancellation is free)."""
     s, err = two_sum(a[0], b[0])
@@ -91,13 +98,6 @@ def sum_last_axis(a: DoubleDouble) -> DoubleDouble:
             err = np.concatenate([err, lo[..., -1:]], axis=-1)
         hi, lo = s, err
     return hi[..., 0], lo[..., 0]
-
-
-def two_square(a: Array) -> DoubleDouble:
-    """a^2 = p + err exactly, p = fl(a^2), unless err underflows or |a| > 2^996."""
-    p = a * a
-    a_hi, a_lo = split(a)
-    return p, ((a_hi * a_hi - p) + 2 * a_hi * a_lo) + a_lo * a_lo
 
 
 def finite_or_zero_lo(a: DoubleDouble) -> DoubleDouble:
