@@ -31,6 +31,7 @@ from reference.double_double import (
     dd_div_to_double,
     dd_mul,
     exp_dd,
+    one_plus,
     two_prod,
     two_sum,
 )
@@ -292,7 +293,7 @@ def _gelu_tanh_block(z: Array, out: Array | None, _scratch: Array | None) -> Arr
     v = _gelu_v(*_gelu_terms(zc))
     negative, deep = v[0] < 0, v[0] < -_GELU_DEEP
     e = _exp_of_minus_abs_v(v, deep)
-    A = dd_add((np.ones_like(zc), np.zeros_like(zc)), e)
+    A = one_plus(e)
     z_e, z_e_err = two_prod(zc, e[0])
     N = (np.where(negative, z_e, zc), np.where(negative, z_e_err + zc * e[1], 0.0))
     phi = np.multiply(dd_div_to_double(N, A), np.where(deep, 2.0**-64, 1.0), out)
@@ -322,7 +323,7 @@ def _gelu_slope_from_e(
     With A = 1 + e, over the common denominator D = A^2:
         phi' = (e A + e w) / D  for v < 0,    phi' = (A + e w) / D  for v >= 0.
     """
-    A = dd_add((np.ones_like(e[0]), np.zeros_like(e[0])), e)  # exactly 1 + e0 + ... where deep
+    A = one_plus(e)  # exactly 1 + e0 + ... where deep
     D = dd_mul(A, A)
     level = dd_mul(A, (np.where(negative, e[0], 1.0), np.where(negative, e[1], 0.0)))
     N = dd_add(level, dd_mul(e, w))

@@ -39,6 +39,12 @@ def two_sum(a: Array, b: Array) -> DoubleDouble:
     return s, (a - (s - bb)) + (b - bb)
 
 
+def one_plus(e: DoubleDouble) -> DoubleDouble:
+    """1 + e for 0 <= e_hi <= 1, the leading part exact (Dekker's fast two-sum: 1 >= e_hi)."""
+    s = 1.0 + e[0]
+    return s, (e[0] - (s - 1.0)) + e[1]
+
+
 def two_prod(a: Array, b: Array) -> DoubleDouble:
     """a b = p + err exactly, p = fl(a b) (Dekker), unless err underflows."""
     p = a * b

@@ -36,6 +36,7 @@ from reference.double_double import (
     dd_mul,
     exp_dd,
     finite_or_zero_lo,
+    one_plus,
     sum_last_axis,
     two_prod,
     two_square,
@@ -235,7 +236,7 @@ def _softmax(h: np.ndarray, y: np.ndarray) -> _Softmax:
     d = two_sum(h, -h.max(axis=-1, keepdims=True))
     e_hi = np.exp(d[0])
     e_lo = e_hi * d[1]  # e^(d_hi + d_lo) = e^d_hi (1 + d_lo), |d_lo| < 2^-44
-    if np.isinf(d[0]).any():  # h - m overflowed: e_hi = 0 and d_lo = nan there
+    if d[0].min() == -np.inf:  # h - m overflowed: e_hi = 0 and d_lo = nan there
         np.copyto(e_lo, 0.0, where=e_hi == 0)
     e_y = (e_hi[..., rows, y], e_lo[..., rows, y])
     e_hi[..., rows, y] = e_lo[..., rows, y] = 0.0
@@ -300,8 +301,8 @@ def _cross_entropy_grad(h: np.ndarray, y: np.ndarray) -> np.ndarray:
         N = s.e
         N[0][rows, y], N[1][rows, y] = -s.others[0], -s.others[1]
         grad = dd_div_to_double(N, (Tn[0][:, None], Tn[1][:, None]))
-        deep = s.others[0] < _DEEP_OTHERS
-        if h.shape[1] > 1 and deep.any():  # T = 1 to 2^-900 there
+        if h.shape[1] > 1 and s.others[0].min() < _DEEP_OTHERS:  # T = 1 to 2^-900 there
+            deep = s.others[0] < _DEEP_OTHERS
             grad[rows[deep], y[deep]] = -_deep_others(s.d, y, deep) / n
     return grad
 
@@ -386,8 +387,8 @@ def _sigmoid_minus_binary(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """
     E = np.exp(-np.abs(h))
     numerator = np.where((h < 0) == (y == 0), E, 1.0) * (1 - 2 * y)  # 1 - 2y = +-1 exactly
-    denominator = _times_n(two_sum(np.ones_like(E), E), n)
-    return dd_div_to_double((numerator, np.zeros_like(E)), denominator)
+    denominator = _times_n(one_plus((E, 0.0)), n)
+    return dd_div_to_double((numerator, 0.0), denominator)
 
 
 def _sigmoid_minus_fraction(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
@@ -401,7 +402,7 @@ def _sigmoid_minus_fraction(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     exceed FALLBACK_RTOL of it, the decimal module decides.
     """
     E = exp_dd(-np.abs(h))
-    p = dd_div(E, dd_add((np.ones_like(h), np.zeros_like(h)), E))
+    p = dd_div(E, one_plus(E))
     negative = h < 0
     c = two_sum(np.where(negative, 0.0, 1.0), np.where(negative, y, -y))  # y or 1 - y
     r = dd_add(p, (-c[0], -c[1]))
