@@ -298,7 +298,7 @@ def _gelu_tanh_block(z: Array, out: Array | None, _scratch: Array | None) -> Arr
     N = (np.where(negative, z_e, zc), np.where(negative, z_e_err + zc * e[1], 0.0))
     phi = np.multiply(dd_div_to_double(N, A), np.where(deep, 2.0**-64, 1.0), out)
     np.copyto(phi, z, where=z > _GELU_TAIL)
-    return phi
+    return np.copysign(phi, z, out=phi)  # phi has the sign of z, also where it underflows
 
 
 def _gelu_tanh(z: Array) -> Array:
