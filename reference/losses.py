@@ -142,16 +142,28 @@ def _value(rows: RowsDD, plain: ArrayOfHY) -> Callable[[Array, np.ndarray], floa
     return value
 
 
-def _float64_grad(grad: ArrayOfHY) -> ArrayOfHY:
-    """grad(h, y) computed in float64 and rounded once to the dtype of h."""
+GradOfBlock = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+"""grad(h, y, n) -> dE/dh^L for a block of rows of float64 h (rows, n_L), n the batch size."""
 
-    def in_dtype_of_h(h: Array, y: np.ndarray) -> Array:
-        if h.dtype == np.float64:
-            return grad(h, y)
-        return grad(_in_float64(h), _in_float64(y)).astype(h.dtype)
 
-    in_dtype_of_h.__doc__ = grad.__doc__
-    return in_dtype_of_h
+def _float64_grad(grad: GradOfBlock) -> ArrayOfHY:
+    """grad(h, y) computed in float64, a block of rows of about _BLOCK entries at a time (the
+    rows are independent), and rounded once to the dtype of h."""
+
+    def in_blocks(h: Array, y: np.ndarray) -> Array:
+        n, width = h.shape
+        h64, y64 = _in_float64(h), _in_float64(y)
+        if h.size <= _BLOCK:
+            out = grad(h64, y64, n)
+        else:
+            out, step = np.empty((n, width)), max(1, _BLOCK // width)
+            for start in range(0, n, step):
+                rows = slice(start, start + step)
+                out[rows] = grad(h64[rows], y64[rows], n)
+        return out.astype(h.dtype, copy=False)
+
+    in_blocks.__doc__ = grad.__doc__
+    return in_blocks
 
 
 def _over_n(a: DoubleDouble, n: int) -> np.ndarray:
@@ -286,7 +298,7 @@ def _cross_entropy_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
     return hi, lo
 
 
-def _cross_entropy_grad(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _cross_entropy_grad(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """dE/dh^L = (softmax(h^L) - onehot(y)) / n = N / (T n), rounded once, with
 
         N_k = e_k (k != y),   N_y = e_y - T = -others,
@@ -294,7 +306,7 @@ def _cross_entropy_grad(h: np.ndarray, y: np.ndarray) -> np.ndarray:
     so that softmax - 1 at the label keeps its relative accuracy when the label's probability
     is close to 1. N and T n are double-doubles: what is left is exp's error in the e_k.
     """
-    n, rows = h.shape[0], np.arange(h.shape[0])
+    rows = np.arange(h.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
         s = _softmax(h, y)
         Tn = _times_n(dd_add(s.others, s.e_y), n)
@@ -414,10 +426,9 @@ def _sigmoid_minus_fraction(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     return result
 
 
-def _binary_cross_entropy_grad(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _binary_cross_entropy_grad(h: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """dE/dh^L = (sigma(h^L) - y) / n: targets 0 and 1 cheaply, the others (in (0, 1)) with
     sigma in double-double (see _sigmoid_minus_fraction)."""
-    n = h.shape[0]
     fraction = (y != 0) & (y != 1)
     with np.errstate(over="ignore", invalid="ignore"):
         grad = _sigmoid_minus_binary(h, np.where(fraction, 0.0, y), n)
