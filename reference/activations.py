@@ -2,11 +2,14 @@
 
 Each derivative is written to stay accurate in the saturated tails, where the textbook
 formulas (1 - tanh^2 z, sigma(z)(1 - sigma(z)), 1 + tanh u) cancel to nothing. The tails are
-rewritten through e = exp(-|t|) <= 1, which never overflows and keeps its relative accuracy,
-so each dphi is within 4 ULP of the exact value for every float64 z (gelu_tanh: of the largest
-term of its formula, since its phi' crosses zero); reference/tests/test_accuracy.py checks this
-against mpmath on a dense grid. float32 input is computed in float32 (gelu_tanh in float64,
-rounded once) and stays within 4 float32 ULP.
+rewritten through e = exp(-|t|) <= 1, which never overflows and keeps its relative accuracy.
+gelu_tanh carries v = 2 sqrt(2/pi)(z + 0.044715 z^3) in double-double (reference.double_double),
+since in its tails an error in v becomes the same relative error in phi and phi'; near the zero
+of its phi', e^v comes from exp_dd or, for the few z closest to it, from the decimal module.
+So every phi and dphi is within 4 ULP of its exact value, relative to that value, for every
+float64 z; reference/tests/test_accuracy.py checks this against mpmath on a dense grid and on
+random z. float32 input is computed in float32 (gelu_tanh in float64, rounded once) and each
+dphi stays within 4 float32 ULP.
 
 Every phi also accepts complex input, for complex-step differentiation: branches test the real
 part of z (never its modulus), so a tiny imaginary step passes through the branch the real part
@@ -19,6 +22,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reference.decimal_fallback import FALLBACK_RTOL, exact_gelu_tanh_slope
+from reference.double_double import (
+    EXP_DD_RTOL,
+    SHIFT_64_LN2,
+    DoubleDouble,
+    dd_add,
+    dd_div_to_double,
+    dd_mul,
+    exp_dd,
+    one_plus,
+    two_prod,
+    two_sum,
+)
 from reference.types import Array
 
 LEAKY_SLOPE = 0.01  # PyTorch's default negative_slope
@@ -237,114 +253,155 @@ def _delu(z: Array) -> Array:
 _C_HI, _C_LO = float.fromhex("0x1.9884533d43651p+0"), float.fromhex("-0x1.cbc0d30ebfd15p-54")
 _A_HI, _A_LO = float.fromhex("0x1.2444f2a4d8b4bp-4"), float.fromhex("-0x1.6c843a29d1c70p-61")
 _TWO_SQRT_2_OVER_PI = 2 * math.sqrt(2 / math.pi)  # a Python float, so float32 stays float32
-_SPLITTER = 134217729.0  # 2^27 + 1, Veltkamp's constant for float64
 _GELU_TAIL = 40.0  # past |z| = 40, |v| > 4500: sigma'(v) underflows to 0
 _GELU_DEEP = 700.0  # past v = -700, e^-|v| < 1e-304 nears the subnormals: carry it times 2^64
-# 64 ln 2 = _SHIFT_HI + _SHIFT_LO, the high part a multiple of 2^-43 (from mpmath at 60 digits)
-_SHIFT_HI, _SHIFT_LO = (
-    float.fromhex("0x1.62e42fefa39f0p+5"),
-    float.fromhex("-0x1.950d871319ff0p-48"),
-)
+_SHIFT_HI, _SHIFT_LO = SHIFT_64_LN2  # e^-|v| carried as 2^64 e^-|v| where deep
 
 
-def _split(a: Array) -> tuple[Array, Array]:
-    """a = hi + lo exactly, each half with at most 26 significant bits (Veltkamp)."""
-    t = _SPLITTER * a
-    hi = t - (t - a)
-    return hi, a - hi
-
-
-def _two_prod(a: Array, b: Array) -> tuple[Array, Array]:
-    """a b = p + err exactly, p = fl(a b) (Dekker)."""
-    p = a * b
-    a_hi, a_lo = _split(a)
-    b_hi, b_lo = _split(b)
-    err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    return p, err
-
-
-def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
-    """a + b = s + err exactly, s = fl(a + b) (Knuth)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-# Double-doubles below are pairs (hi, lo) standing for hi + lo, not necessarily normalized.
-DoubleDouble = tuple[Array, Array]
-
-
-def _dd_add(a: DoubleDouble, b: DoubleDouble) -> DoubleDouble:
-    """a + b to about 2^-100 of the larger, exact in its leading part (cancellation is free)."""
-    s, err = _two_sum(a[0], b[0])
-    return s, err + (a[1] + b[1])
-
-
-def _dd_mul(a: DoubleDouble, b: DoubleDouble) -> DoubleDouble:
-    """a b to about 2^-100 relative."""
-    p, err = _two_prod(a[0], b[0])
-    return p, err + (a[0] * b[1] + a[1] * b[0])
-
-
-def _dd_div_to_double(a: DoubleDouble, b: DoubleDouble) -> Array:
-    """a / b rounded to one double: q1 = a_hi / b_hi, corrected by the exact remainder."""
-    q1 = a[0] / b[0]
-    p, err = _two_prod(q1, b[0])
-    remainder = ((a[0] - p) - err) + (a[1] - q1 * b[1])
-    return q1 + remainder / b[0]
-
-
-def _gelu_v_and_slope(z: Array) -> tuple[DoubleDouble, DoubleDouble]:
-    """v = C z + A z^3 and w = z v'(z) = C z + 3 A z^3, both to about 2^-100 relative.
-
-    z must be float64 with |z| <= 40. v is normalized (|v_lo| <= ulp(v_hi) / 2).
-    """
-    sq, sq_err = _two_prod(z, z)
-    cube, cube_err = _two_prod(sq, z)
+def _gelu_terms(z: Array) -> tuple[DoubleDouble, DoubleDouble]:
+    """(C z, A z^3), each to about 2^-100 relative, for float64 z with |z| <= _GELU_TAIL."""
+    sq, sq_err = two_prod(z, z)
+    cube, cube_err = two_prod(sq, z)
     cube_err += sq_err * z
-    cubic, cubic_err = _two_prod(cube, np.full_like(z, _A_HI))
+    cubic, cubic_err = two_prod(cube, np.full_like(z, _A_HI))
     cubic_err += _A_HI * cube_err + _A_LO * cube
-    linear, linear_err = _two_prod(z, np.full_like(z, _C_HI))
+    linear, linear_err = two_prod(z, np.full_like(z, _C_HI))
     linear_err += _C_LO * z
-    hi, lo = _dd_add((linear, linear_err), (cubic, cubic_err))
-    v = _two_sum(hi, lo)
-    three_cubic, three_cubic_err = _two_sum(cubic, 2 * cubic)  # 3 cubic exactly (2 cubic is)
-    w = _dd_add((linear, linear_err), (three_cubic, three_cubic_err + 3 * cubic_err))
-    return v, w
+    return (linear, linear_err), (cubic, cubic_err)
+
+
+def _gelu_v(linear: DoubleDouble, cubic: DoubleDouble) -> DoubleDouble:
+    """v = C z + A z^3, normalized (|v_lo| <= ulp(v_hi) / 2)."""
+    return two_sum(*dd_add(linear, cubic))
+
+
+def _gelu_slope_factor(linear: DoubleDouble, cubic: DoubleDouble) -> DoubleDouble:
+    """w = z v'(z) = C z + 3 A z^3."""
+    three_cubic, three_cubic_err = two_sum(cubic[0], 2 * cubic[0])  # 3 cubic exactly (2 cubic is)
+    return dd_add(linear, (three_cubic, three_cubic_err + 3 * cubic[1]))
+
+
+def _exp_of_minus_abs_v(v: DoubleDouble, deep: Array) -> DoubleDouble:
+    """e = e^-|v| (times 2^64 where deep), from numpy's exp of the high part.
+
+    |v_hi| >= 512 where deep, so |v_hi| - _SHIFT_HI is exact (both are multiples of 2^-43).
+    e = exp(shift - |v_hi + v_lo|) = e0 (1 + x) with |x| < 2^-43: x^2 / 2 is below 2^-87 of e,
+    far under exp's own error in e0 (0.72 ULP measured for numpy's exp).
+    """
+    hi, lo = v
+    shift_hi, shift_lo = np.where(deep, _SHIFT_HI, 0.0), np.where(deep, _SHIFT_LO, 0.0)
+    e0 = np.exp(shift_hi - np.abs(hi))
+    return e0, e0 * (np.where(hi < 0, lo, -lo) + shift_lo)
+
+
+def _gelu_tanh_block(z: Array, out: Array | None, _scratch: Array | None) -> Array:
+    """out = phi(z) = z sigma(v) for float64 z, with v in double-double.
+
+    With e = e^-|v|: phi = z e / (1 + e) for v < 0 and z / (1 + e) for v >= 0, numerator and
+    denominator in double-double, rounded once. In the negative tail phi ~ z e^v, so an error
+    in v would become the same relative error in phi (in plain float64 v is off by ~|v| u,
+    hundreds of ULP at z = -19); carried in double-double it is not. What is left is exp's
+    error in e, at most 0.72 ULP (measured), which reaches phi times 1 / (1 + e) <= 1 or
+    e / (1 + e) < 1/2: within 2 ULP with the final rounding.
+
+    Deep in the negative tail (v < -_GELU_DEEP) e turns subnormal while phi ~ z e is a normal
+    float up to 40 times larger: there e is carried as e 2^64 (1 + e is still 1 to 1e-285),
+    and the result scaled back by 2^-64 at the end, one rounding. Past z = _GELU_TAIL,
+    phi(z) = z to the last bit; below -_GELU_TAIL it is -0 (e^v < 1e-1900).
+    """
+    zc = np.clip(z, -_GELU_TAIL, _GELU_TAIL)
+    v = _gelu_v(*_gelu_terms(zc))
+    negative, deep = v[0] < 0, v[0] < -_GELU_DEEP
+    e = _exp_of_minus_abs_v(v, deep)
+    A = one_plus(e)
+    z_e, z_e_err = two_prod(zc, e[0])
+    N = (np.where(negative, z_e, zc), np.where(negative, z_e_err + zc * e[1], 0.0))
+    phi = np.multiply(dd_div_to_double(N, A), np.where(deep, 2.0**-64, 1.0), out)
+    np.copyto(phi, z, where=z > _GELU_TAIL)
+    return np.copysign(phi, z, out=phi)  # phi has the sign of z, also where it underflows
 
 
 def _gelu_tanh(z: Array) -> Array:
-    """z sigma(v); the forward value needs no double-double (its error is relative to z)."""
-    v = _TWO_SQRT_2_OVER_PI * (z + 0.044715 * z**3)
-    return z * sigmoid(v)
+    """phi(z) = z sigma(v), v = C z + A z^3 (see _gelu_tanh_block).
+
+    Complex z (for complex steps) takes the plain formula: its real part is within 1e-13 of
+    phi there, not within ULPs.
+    """
+    if np.iscomplexobj(z):
+        v = _TWO_SQRT_2_OVER_PI * (z + 0.044715 * z**3)
+        return z * sigmoid(v)
+    if z.dtype != np.float64:  # the double-double needs float64: compute there, round once
+        return _blockwise(_gelu_tanh_block, z.astype(np.float64)).astype(z.dtype)
+    return _blockwise(_gelu_tanh_block, z)
+
+
+def _gelu_slope_from_e(
+    e: DoubleDouble, w: DoubleDouble, negative: Array, deep: Array, out: Array | None
+) -> Array:
+    """phi'(z) from e = e^-|v| (times 2^64 where deep) and w = z v'(z), rounded once.
+
+    With A = 1 + e, over the common denominator D = A^2:
+        phi' = (e A + e w) / D  for v < 0,    phi' = (A + e w) / D  for v >= 0.
+    """
+    A = one_plus(e)  # exactly 1 + e0 + ... where deep
+    D = dd_mul(A, A)
+    level = dd_mul(A, (np.where(negative, e[0], 1.0), np.where(negative, e[1], 0.0)))
+    N = dd_add(level, dd_mul(e, w))
+    return np.multiply(dd_div_to_double(N, D), np.where(deep, 2.0**-64, 1.0), out)
+
+
+# Near the zero of phi' (z0 = -0.7524614..., where v = -1.23), phi' = e (1 + e + w) / A^2 for
+# v < 0 cancels in 1 + e + w. An error eps in e reaches phi' times the amplification
+# |1 + 2e + w| / |1 + e + w|. Where that exceeds _GELU_AMPLIFICATION, e is recomputed by
+# exp_dd (relative error EXP_DD_RTOL instead of exp's 0.72 ULP); where even EXP_DD_RTOL times
+# the amplification could exceed FALLBACK_RTOL of phi', the few z left (within about 2^-40 of z0)
+# go to the decimal module.
+# exp's 0.72 ULP of e (1.44 u relative, u = 2^-53) amplified at most twice, plus the final
+# rounding: within 3.4 ULP of phi' at the very worst (measured: 1.3 ULP)
+_GELU_AMPLIFICATION = 2.0
 
 
 def _dgelu_tanh_block(z: Array, out: Array | None, _scratch: Array | None) -> Array:
     """out = phi'(z) = sigma(v) + w sigma'(v) for float64 z, w = z v'(z), in double-double.
 
-    With e = e^-|v| and A = 1 + e, over the common denominator D = A^2:
-        phi' = (e A + e w) / D  for v < 0,    phi' = (A + e w) / D  for v >= 0,
-    all in double-double and rounded once at the end. What is left is exp's own error in e,
-    at most about 1 u relative (u = 2^-53), which reaches phi' times at most 2 near the zero
-    of phi' (relative to its largest term) and times at most 1 elsewhere: within 2.5 ULP.
+    Numerator and denominator (_gelu_slope_from_e) are double-doubles, rounded once. What is
+    left is the error in e: exp's 0.72 ULP (measured), which reaches phi' times at most
+    _GELU_AMPLIFICATION, or less than a quarter ULP where e comes from exp_dd or decimal.
 
     Deep in the negative tail (v < -_GELU_DEEP) e turns subnormal while phi' ~ e (1 + w) is
     still a normal float, up to 1e4 times larger: there e is carried as e 2^64 =
     exp(64 ln 2 - |v|), and the result scaled back by 2^-64 at the end.
     """
     zc = np.clip(z, -_GELU_TAIL, _GELU_TAIL)
-    (hi, lo), w = _gelu_v_and_slope(zc)
-    negative, deep = hi < 0, hi < -_GELU_DEEP
-    # |hi| >= 512 where deep, so |hi| - _SHIFT_HI is exact (both are multiples of 2^-43)
-    shift_hi, shift_lo = np.where(deep, _SHIFT_HI, 0.0), np.where(deep, _SHIFT_LO, 0.0)
-    # e = exp(shift - |hi + lo|) = e0 (1 + x): |x| < 2^-46 leaves x^2 / 2 below 2^-93
-    e0 = np.exp(shift_hi - np.abs(hi))
-    e = (e0, e0 * (np.where(negative, lo, -lo) + shift_lo))
-    A = _dd_add((np.ones_like(e0), np.zeros_like(e0)), e)  # exactly 1 + e0 + ... where deep
-    D = _dd_mul(A, A)
-    level = _dd_mul(A, (np.where(negative, e[0], 1.0), np.where(negative, e[1], 0.0)))
-    N = _dd_add(level, _dd_mul(e, w))
-    return np.multiply(_dd_div_to_double(N, D), np.where(deep, 2.0**-64, 1.0), out)
+    linear, cubic = _gelu_terms(zc)
+    v, w = _gelu_v(linear, cubic), _gelu_slope_factor(linear, cubic)
+    negative, deep = v[0] < 0, v[0] < -_GELU_DEEP
+    e = _exp_of_minus_abs_v(v, deep)
+    slope = _gelu_slope_from_e(e, w, negative, deep, out)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 1 + e + w = 0 is caught below
+        amplification = np.abs(1 + 2 * e[0] + w[0]) / np.abs(1 + e[0] + w[0])
+    near_zero = negative & ~(amplification <= _GELU_AMPLIFICATION)
+    if near_zero.any():
+        slope[near_zero] = _dgelu_near_its_zero(
+            zc[near_zero],
+            (v[0][near_zero], v[1][near_zero]),
+            (w[0][near_zero], w[1][near_zero]),
+            amplification[near_zero],
+        )
+    return slope
+
+
+def _dgelu_near_its_zero(z: Array, v: DoubleDouble, w: DoubleDouble, amplification: Array) -> Array:
+    """phi'(z) where v < 0 and 1 + e + w cancels: e from exp_dd, or the decimal module."""
+    hi, lo = v
+    e_hi, e_lo = exp_dd(hi)  # e^v = e^hi (1 + lo), lo^2 < 2^-100 here (|v| < 2)
+    e = (e_hi, e_lo + e_hi * lo)
+    negative, deep = np.ones(z.shape, bool), np.zeros(z.shape, bool)
+    slope = _gelu_slope_from_e(e, w, negative, deep, None)
+    undecided = np.flatnonzero(~(amplification * EXP_DD_RTOL <= FALLBACK_RTOL))
+    for i in undecided:
+        slope[i] = exact_gelu_tanh_slope(float(z[i]))
+    return slope
 
 
 def _dgelu_tanh(z: Array) -> Array:

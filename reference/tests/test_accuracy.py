@@ -1,22 +1,34 @@
-"""Accuracy of every dphi and every dE/dh^L against mpmath at 50 digits (README.md, "Testing").
+"""Accuracy of every phi, phi', L_i, E and dE/dh^L against mpmath, in ULP of the value itself.
 
-The exact values come from the definitions of docs/contract.md, sections 2 and 3, evaluated
-by mpmath at mp.dps = 50: they never call the code under test. An error is counted in ULP of a
-scale, the ULP of x being np.spacing(|x|) (2^-1074 for a subnormal or zero x):
+The requirement: each of them is within MAX_ULP = 4 ULP of its exact value, RELATIVE TO THAT
+VALUE, for every float64 input. The exact values (reference/tests/exact.py) come from the
+definitions of docs/contract.md, sections 2 and 3, in mpmath at 60 digits or more (more where they
+cancel); they never call the code under test.
 
-    activations  scale = |exact phi'(z)|, except gelu_tanh, whose phi' crosses zero: there the
-                 scale is max(|exact|, |sigma(v)|, |z v'(z) sigma'(v)|), the largest term of
-                 phi'(z) = sigma(v) + z v'(z) sigma'(v), v = 2 sqrt(2/pi) (z + 0.044715 z^3);
-    losses       scale = max(|exact dE/dh^L|, 1/n).
+The distance in ULP is |computed - exact| / ulp(exact), ulp(x) being the spacing of the doubles
+at |x|: 2^(e - 52) for 2^e <= |x| < 2^(e + 1). Explicitly:
+  - just below a power of two (|x| < 2^e, fl(|x|) = 2^e) the spacing is 2^(e - 53), not
+    np.spacing(2^e) = 2^(e - 52);
+  - a subnormal x and an exact 0 have ulp = 2^-1074, the spacing of the subnormals: there the
+    bound is absolute, 4 2^-1074, and an exact 0 must come out as 0 (or a few subnormals);
+  - an exact value beyond the largest double must come out as the infinity of its sign.
 
-The grid: log-spaced magnitudes of both signs out to 700, uniform points in [-40, 40], subnormal
-and tiny z, and the points (with their float neighbours) where an implementation switches
-formula or where exp(-t) turns subnormal or underflows. The dev and ci profiles run a few
-thousand points per function; HYPOTHESIS_PROFILE=thorough runs a grid THOROUGH_DENSITY times
-denser. Each checker below is also run on a planted wrong derivative, to show it can fail.
+The inputs: for phi and phi', a dense grid (log-spaced magnitudes of both signs out to 700,
+uniform points in [-40, 40], subnormal and tiny z, the points where an implementation switches
+formula or where exp turns subnormal, with their float neighbours, and z out to 1.7e308) and
+random z (log-uniform magnitudes from 1e-300 to 1e3, both signs). For the losses: rows built to
+cancel (targets y next to h, y in (0, 1) next to sigma(h) and a few floats from it, labels far
+below the maximum logit, a label dominating by 600 to 800, logits up to 1e6 and offsets up to
+1e15), the logit grid, and random rows, each cut into batches of n = 1, 7 and 64.
+
+The dev and ci profiles run a few thousand points per function in a few seconds;
+HYPOTHESIS_PROFILE=thorough runs grids and random draws THOROUGH_DENSITY times denser. Each
+checker is also run on a planted wrong function (among them the formulas this module replaced),
+to show that it can fail.
 """
 
 import functools
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,12 +45,22 @@ from reference.activations import (
     _GELU_DEEP,
     _GELU_TAIL,
     ACTIVATIONS,
+    sigmoid,
+    softplus,
 )
-from reference.losses import LOSSES
+from reference.decimal_fallback import exact_gelu_tanh_slope, exact_sigmoid_minus
+from reference.double_double import (
+    EXP_DD_RTOL,
+    SHIFT_64_LN2,
+    exp_dd,
+    sum_last_axis,
+)
+from reference.losses import LOSSES, Loss
+from reference.tests import exact
+from reference.tests.exact import DPS
 from reference.types import Array
 
-DPS = 50  # mpmath digits for the exact values: far beyond float64's 16, so they are exact here
-MAX_ULP = 4.0  # README.md, "Testing": every dphi and dE/dh^L within 4 ULP of its scale
+MAX_ULP = 4.0  # the requirement: every phi, dphi, E, L_i and dE/dh^L within 4 ULP of itself
 # float32: tanh', sigma', softplus' and elu' run in float32 arithmetic, where numpy's float32
 # exp is off by up to 2.5 ULP; gelu_tanh' runs in float64 and rounds once (0.5 ULP). An
 # exhaustive scan of every float32 z with 2^-12 <= |z| <= 110 (beyond, each is 0 or 1) against
@@ -52,96 +74,153 @@ FLOAT32_WORST = {
     "sigmoid": 5.53861,  # 3.57 ULP
     "elu": -62.029507,  # 2.54 ULP: numpy's float32 exp itself
 }
-THOROUGH_DENSITY = 8  # how much denser the grid is under HYPOTHESIS_PROFILE=thorough
+THOROUGH_DENSITY = 8  # how much denser grids and random draws are under the thorough profile
 DENSITY = THOROUGH_DENSITY if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
 
 # Complex step: phi(z + i s) = phi(z) + i s phi'(z) + O(s^2), with no subtraction, so
 # Im phi(z + i s) / s is phi'(z) up to the rounding of phi's complex evaluation. s = 1e-200
 # makes the O(s^2) term vanish against any phi'(z) above 1e-100.
 COMPLEX_STEP = 1e-200
-# The rounding of the complex evaluation. gelu_tanh's phi evaluates v = 2 sqrt(2/pi)(z + 0.044715
-# z^3) in plain float64, off by up to about 4 u |v| (u = 2^-53, half a dozen roundings), and in
-# the tail phi' ~ e^-|v| turns that into the same relative error. Only where phi' > ATOL below
-# does it count, which keeps |v| under about 250: 4 u 250 = 1.1e-13 (measured: 4.6e-14 at
-# z = -14.18). The other phi lose a few u at most (measured: 6.6e-16, tanh).
+# The rounding of the complex evaluation, relative to the largest term of phi'. gelu_tanh's
+# complex phi evaluates v = 2 sqrt(2/pi)(z + 0.044715 z^3) in plain float64, off by up to about
+# 4 u |v| (u = 2^-53, half a dozen roundings), and in the tail phi' ~ e^-|v| turns that into the
+# same relative error. Only where phi' > ATOL below does it count, which keeps |v| under about
+# 250: 4 u 250 = 1.1e-13 (measured: 4.6e-14 at z = -14.18). The other phi lose a few u at most
+# (measured: 6.6e-16, tanh).
 COMPLEX_STEP_RTOL = 2e-13
 # Below tiny / s, Im phi(z + i s) is subnormal or zero: it keeps only an absolute accuracy of a
 # few tiny. This is the only place where a tail derivative is not compared relatively.
 COMPLEX_STEP_ATOL = 4 * np.finfo(np.float64).tiny / COMPLEX_STEP
 
-LOSS_BATCH_SIZES = (1, 7, 64)  # n in the 1/n of dE/dh^L and of the scale max(|exact|, 1/n)
+LOSS_BATCH_SIZES = (1, 7, 64)  # n in the 1/n of E and dE/dh^L
 # Where e / (1 + e)^2 evaluated as e / ((1 + e) * (1 + e)) misses 4 ULP: 4.29 ULP for sigma'(z)
 # = e / (1 + e)^2 with e = e^-|z|, 4.18 ULP for tanh'(z) = 4 e / (1 + e)^2 with e = e^-2|z|.
 SQUARED_DENOMINATOR_MISSES = {
     "sigmoid": 6.237925268210862,
     "tanh": 2.4224247905481846,
 }
+BEYOND = (745.2, 800.0, 1e3, 1e4, 1e10, 1e100, 1e300, 1.7e308)  # inputs past every tail
 
 
-# --- the exact values (docs/contract.md, sections 2 and 3, in mpmath) -----------------------
-
-
-def _sigma(t: mpf) -> mpf:
-    """sigma(t) = 1 / (1 + e^-t)."""
-    return 1 / (1 + mp.exp(-t))
-
-
-def _gelu_constants() -> tuple[mpf, mpf]:
-    """C = 2 sqrt(2/pi) and A = 0.044715 C, so v = 2 sqrt(2/pi)(z + 0.044715 z^3) = C z + A z^3."""
-    C = 2 * mp.sqrt(2 / mp.pi)
-    return C, C * mpf("0.044715")
-
-
-def _exact_dphi(name: str, z: mpf) -> tuple[mpf, mpf]:
-    """(phi'(z), scale) from CONTRACT section 2, with PyTorch's values at the kinks."""
-    if name == "identity":
-        d = mpf(1)
-    elif name == "sigmoid":
-        d = _sigma(z) * _sigma(-z)
-    elif name == "tanh":
-        d = mp.sech(z) ** 2
-    elif name == "relu":
-        d = mpf(1) if z > 0 else mpf(0)
-    elif name == "leaky_relu":
-        d = mpf(1) if z > 0 else mpf("0.01")
-    elif name == "softplus":
-        d = _sigma(z)
-    elif name == "elu":
-        d = mpf(1) if z > 0 else mp.exp(z)
-    elif name == "gelu_tanh":
-        C, A = _gelu_constants()
-        v = C * z + A * z**3
-        level = _sigma(v)
-        slope = z * (C + 3 * A * z**2) * _sigma(v) * _sigma(-v)
-        d = level + slope
-        return d, max(abs(d), abs(level), abs(slope))
-    else:
-        raise ValueError(f"activation {name!r} has no exact derivative in this test")
-    return d, abs(d)
+# --- the distance in ULP --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Exact:
-    """Exact values on a grid, each as hi + lo (two floats), and the scale of its ULP."""
+    """Exact values, each as hi + lo (two floats: hi the nearest double, lo the nearest to the
+    rest), which places the exact value between the doubles to 2^-106 of itself."""
 
     hi: np.ndarray
     lo: np.ndarray
-    scale: np.ndarray
 
 
-def _to_float_pair(x: mpf) -> tuple[float, float]:
-    """x = hi + lo + (a rest far below lo): hi the float nearest x, lo the float nearest x - hi."""
-    hi = float(x)
-    return hi, float(x - mpf(hi))
+def to_exact(values: Sequence[mpf]) -> Exact:
+    """Exact(hi, lo) of mpmath values (at the working precision); lo = 0 past the doubles."""
+    hi = [float(x) for x in values]
+    lo = [float(x - a) if math.isfinite(a) else 0.0 for x, a in zip(values, hi, strict=True)]
+    return Exact(np.array(hi, dtype=np.float64), np.array(lo, dtype=np.float64))
 
 
-def _exact_table(values: Sequence[tuple[mpf, mpf]]) -> Exact:
-    pairs = [(*_to_float_pair(d), float(s)) for d, s in values]
-    hi, lo, scale = (np.array(column) for column in zip(*pairs, strict=True))
-    return Exact(hi, lo, scale)
+def ulp(exact_values: Exact, dtype: type = np.float64) -> np.ndarray:
+    """The spacing of the doubles (or floats of `dtype`) at |x| for each exact x = hi + lo.
+
+    np.spacing(r) for r = |x| rounded to dtype, halved where r is a power of two and |x| lies
+    below it (the spacing is finer there); 2^-1074 (2^-149 for float32) for a subnormal or
+    zero x.
+    """
+    magnitude = np.abs(exact_values.hi)
+    rest = np.where(exact_values.hi < 0, -exact_values.lo, exact_values.lo)  # |x| - magnitude
+    rounded = magnitude.astype(dtype)
+    with np.errstate(over="ignore"):
+        back = rounded.astype(np.float64)
+    below = (back > magnitude) | ((back == magnitude) & (rest < 0))
+    power_of_two = np.frexp(rounded)[0] == 0.5
+    spacing = np.spacing(rounded).astype(np.float64)
+    finer = power_of_two & below & (rounded > np.finfo(dtype).tiny)
+    return np.where(finer, spacing / 2, spacing)
 
 
-# --- the grid -------------------------------------------------------------------------------
+def ulp_errors(got: np.ndarray, exact_values: Exact, dtype: type = np.float64) -> np.ndarray:
+    """|got - exact| / ulp(exact): NaN where got is NaN or infinite while the exact value is
+    finite, 0 where both are the same infinity."""
+    got = np.asarray(got, dtype=np.float64).ravel()
+    with np.errstate(invalid="ignore", over="ignore"):
+        # got - hi is exact when got is near hi (Sterbenz); far from it, its rounding is moot.
+        error = np.abs((got - exact_values.hi) - exact_values.lo) / ulp(exact_values, dtype)
+    infinite = np.isinf(exact_values.hi)
+    error = np.where(np.isfinite(got) & ~infinite, error, np.nan)
+    return np.where(infinite, np.where(got == exact_values.hi, 0.0, np.inf), error)
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The worst error of one function over its inputs, in ULP of the exact value."""
+
+    name: str
+    ulp: float
+    where: str
+    got: float
+    exact: float
+    over: int  # how many points exceed the bound
+    points: int
+
+    def row(self) -> str:
+        return (
+            f"{self.name:34s} {self.ulp:10.3g} {self.over:6d}/{self.points:<6d} "
+            f"{self.where:40s} got={self.got:.17g}  exact={self.exact:.17g}"
+        )
+
+
+def worst(
+    name: str,
+    errors: np.ndarray,
+    got: np.ndarray,
+    exact_values: Exact,
+    where: Callable[[int], str],
+    bound: float = MAX_ULP,
+) -> Worst:
+    """The worst point of `errors` (a NaN counts as the worst), with how many exceed bound."""
+    bad = np.isnan(errors)
+    i = int(np.argmax(bad)) if bad.any() else int(np.argmax(errors))
+    return Worst(
+        name=name,
+        ulp=float(errors[i]),
+        where=where(i),
+        got=float(np.ravel(got)[i]),
+        exact=float(exact_values.hi[i]),
+        over=int(np.count_nonzero(bad | (errors > bound))),
+        points=errors.size,
+    )
+
+
+def worst_of(results: Sequence[Worst]) -> Worst:
+    return max(results, key=lambda r: (np.isnan(r.ulp), r.ulp))
+
+
+def table(title: str, rows: Sequence[Worst], bound: float) -> str:
+    header = f"{'function':34s} {'worst ULP':>10s} {'over':>6s}/points {'at':40s} values"
+    lines = [f"{title} (bound {bound:.10g} ULP)", header, *(r.row() for r in rows)]
+    return "\n".join(lines)
+
+
+def test_ulp_is_the_spacing_at_the_exact_value() -> None:
+    with mp.workdps(DPS):
+        values = [mpf(1), 1 - mpf(2) ** -60, 1 + mpf(2) ** -60, mpf(0), mpf(2) ** -1070, mpf(3)]
+        spacing = ulp(to_exact(values))
+    expected = [2.0**-52, 2.0**-53, 2.0**-52, 2.0**-1074, 2.0**-1074, 2.0**-51]
+    assert list(spacing) == expected, f"ulp = {list(spacing)}, but should be {expected}"
+
+
+def test_ulp_errors_count_an_exact_zero_and_infinities_explicitly() -> None:
+    with mp.workdps(DPS):
+        values = to_exact([mpf(0), mpf(0), mpf(10) ** 400, mpf(10) ** 400, mpf(1)])
+    got = np.array([0.0, 2 * 5e-324, np.inf, 1.7e308, np.inf])
+    errors = ulp_errors(got, values)
+    assert list(errors[:3]) == [0.0, 2.0, 0.0], errors
+    assert np.isinf(errors[3]) and np.isnan(errors[4]), errors
+
+
+# --- the inputs of phi and phi' -------------------------------------------------------------
 
 
 def _neighbours(points: Sequence[float], steps: int = 3) -> list[float]:
@@ -158,39 +237,36 @@ def _neighbours(points: Sequence[float], steps: int = 3) -> list[float]:
 
 @functools.cache
 def _switch_points() -> tuple[float, ...]:
-    """The z where some dphi changes formula, loses range, or where torch loses its digits.
+    """The z where some phi or dphi changes formula, loses range, or where torch loses digits.
 
     exp(-t) turns subnormal at t = 1022 ln 2 and underflows to 0 near t = 1075 ln 2; t is |z|
     for sigmoid, softplus and elu, 2|z| for tanh, and |v(z)| for gelu_tanh. Also: the kinks at
     0; the reference's gelu_tanh cut-off at |z| = _GELU_TAIL and its switch to a scaled e^v at
-    v = -_GELU_DEEP; where torch's float64 derivatives
-    lose their digits (tanh ~19, sigmoid ~37, gelu_tanh ~-11) and its softplus threshold (20);
-    the zero of gelu_tanh's phi'.
+    v = -_GELU_DEEP; where torch's float64 derivatives lose their digits (tanh ~19, sigmoid ~37,
+    gelu_tanh ~-11) and its softplus threshold (20); the zero of gelu_tanh's phi' (last).
     """
     with mp.workdps(DPS):
-        C, A = _gelu_constants()
+        C, A = exact.gelu_constants()
         out = [0.0, _GELU_TAIL, -_GELU_TAIL, 19.0, -19.0, 37.0, -37.0, -11.0, 20.0, -20.0]
         out += [*SQUARED_DENOMINATOR_MISSES.values()]
         for t in (1022 * mp.ln(2), 1075 * mp.ln(2), mpf(_GELU_DEEP)):
             out += [float(t), -float(t), float(t / 2), -float(t / 2)]
             z_v = mp.findroot(lambda z, t=t: C * z + A * z**3 - t, 5)  # v(z) = t
             out += [float(z_v), -float(z_v)]
-
-        def gelu_slope(z: mpf) -> mpf:
-            return _exact_dphi("gelu_tanh", z)[0]
-
-        out.append(float(mp.findroot(gelu_slope, -0.75)))
+        out.append(float(mp.findroot(lambda z: exact.gelu_slope_terms(z)[0], -0.75)))
     return tuple(out)
 
 
 @functools.cache
 def activation_grid(dtype: type = np.float64) -> np.ndarray:
-    """The z of the dense grid, sorted and unique, in the given float dtype."""
+    """The z of the dense grid and the random draws, sorted and unique, in the given dtype."""
     magnitudes = np.geomspace(1e-8, 700, 1000 * DENSITY)
     tiny = np.geomspace(np.finfo(np.float64).smallest_subnormal, 1e-8, 80 * DENSITY)
     uniform = np.linspace(-40, 40, 1601 * DENSITY)
     zero_of_gelu_slope = _switch_points()[-1]
     near_zero_of_gelu_slope = zero_of_gelu_slope + np.linspace(-1e-3, 1e-3, 41)
+    drawn = np.random.default_rng(30).uniform(-300, 3, 2000 * DENSITY)
+    random = np.where(np.arange(drawn.size) % 2, 1, -1) * 10.0**drawn
     z = np.concatenate(
         [
             magnitudes,
@@ -200,98 +276,90 @@ def activation_grid(dtype: type = np.float64) -> np.ndarray:
             uniform,
             near_zero_of_gelu_slope,
             _neighbours(_switch_points()),
+            _neighbours([zero_of_gelu_slope], 40),
+            BEYOND,
+            np.negative(BEYOND),
+            random,
         ]
     )
-    z = np.unique(z.astype(dtype))
+    with np.errstate(over="ignore"):
+        z = np.unique(z.astype(dtype))
+    z = z[np.isfinite(z)]
     if dtype == np.float32:  # a coarser grid (the exhaustive scan is offline), and its worst z
         z = np.unique(np.concatenate([z[::2], np.array([*FLOAT32_WORST.values()], dtype)]))
     return z
 
 
 @functools.cache
-def exact_dphi(name: str, dtype: type = np.float64) -> Exact:
-    """Exact phi' and its scale at every point of activation_grid(dtype)."""
+def exact_phi(name: str, dtype: type = np.float64) -> Exact:
+    """Exact phi at every point of activation_grid(dtype)."""
     with mp.workdps(DPS):
-        return _exact_table([_exact_dphi(name, mpf(float(z))) for z in activation_grid(dtype)])
+        return to_exact([exact.phi(name, float(z)) for z in activation_grid(dtype)])
 
 
-# --- the checker ----------------------------------------------------------------------------
+@functools.cache
+def exact_dphi(name: str, dtype: type = np.float64) -> Exact:
+    """Exact phi' at every point of activation_grid(dtype)."""
+    with mp.workdps(DPS):
+        return to_exact([exact.dphi(name, float(z)) for z in activation_grid(dtype)])
 
 
-@dataclass(frozen=True)
-class Worst:
-    """The worst error of one function over its grid, in ULP of the scale."""
-
-    name: str
-    ulp: float
-    where: str
-    got: float
-    exact: float
-    over: int  # how many points exceed the bound
-    points: int
-
-    def row(self) -> str:
-        return (
-            f"{self.name:22s} {self.ulp:10.3g} {self.over:6d}/{self.points:<6d} "
-            f"{self.where:34s} got={self.got:.17g}  exact={self.exact:.17g}"
-        )
-
-
-def ulp_errors(got: np.ndarray, exact: Exact, dtype: type = np.float64) -> np.ndarray:
-    """|got - exact| in ULP of the scale (NaN where got is NaN or infinite)."""
-    got = np.asarray(got, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        # got - hi is exact when got is near hi (Sterbenz); far from it, its rounding is moot.
-        error = np.abs((got - exact.hi) - exact.lo)
-        ulp = np.spacing(np.abs(exact.scale).astype(dtype)).astype(np.float64)
-        return np.where(np.isfinite(got), error / ulp, np.nan)
-
-
-def worst(
-    name: str,
-    errors: np.ndarray,
-    got: np.ndarray,
-    exact: Exact,
-    where: Callable[[int], str],
-    bound: float = MAX_ULP,
+def check_elementwise(
+    label: str,
+    f: Callable[[Array], Array],
+    exact_values: Exact,
+    dtype: type = np.float64,
+    max_ulp: float = MAX_ULP,
 ) -> Worst:
-    """The worst point of `errors` (a NaN counts as the worst), with how many exceed bound."""
-    bad = np.isnan(errors)
-    i = int(np.argmax(bad)) if bad.any() else int(np.argmax(errors))
-    return Worst(
-        name=name,
-        ulp=float(errors[i]),
-        where=where(i),
-        got=float(np.ravel(got)[i]),
-        exact=float(exact.hi[i]),
-        over=int(np.count_nonzero(bad | (errors > bound))),
-        points=errors.size,
-    )
+    """The worst error of f over activation_grid(dtype) against the exact values there."""
+    z = activation_grid(dtype)
+    with np.errstate(over="ignore"):  # tanh' at |z| > 9e307: -2|z| overflows, exp(-inf) = 0
+        got = f(z.copy())
+    if got.dtype != dtype:
+        where = f"dtype {got.dtype}, but should be {np.dtype(dtype)}"
+        return Worst(label, np.inf, where, float(got[0]), float(exact_values.hi[0]), z.size, z.size)
+    errors = ulp_errors(got, exact_values, dtype)
+    return worst(label, errors, got, exact_values, lambda i: f"z = {float(z[i])!r}", max_ulp)
+
+
+def check_phi(name: str, phi: Callable[[Array], Array]) -> Worst:
+    return check_elementwise(f"{name}", phi, exact_phi(name))
 
 
 def check_dphi(
     name: str, dphi: Callable[[Array], Array], dtype: type = np.float64, max_ulp: float = MAX_ULP
 ) -> Worst:
-    """The worst error of dphi over activation_grid(dtype) against the exact phi' of `name`."""
-    z = activation_grid(dtype)
-    got = dphi(z.copy())
-    exact = exact_dphi(name, dtype)
-    if got.dtype != dtype:
-        where = f"dtype {got.dtype}, but should be {np.dtype(dtype)}"
-        return Worst(name, np.inf, where, float(got[0]), float(exact.hi[0]), z.size, z.size)
-    errors = ulp_errors(got, exact, dtype)
-    return worst(name, errors, got, exact, lambda i: f"z = {float(z[i])!r}", max_ulp)
+    return check_elementwise(f"{name}'", dphi, exact_dphi(name, dtype), dtype, max_ulp)
 
 
-def table(title: str, rows: Sequence[Worst], bound: float) -> str:
-    header = f"{'function':22s} {'worst ULP':>10s} {'over':>6s}/points {'at':34s} values"
-    lines = [f"{title} (bound {bound:.10g} ULP)", header, *(r.row() for r in rows)]
-    return "\n".join(lines)
+# --- phi and phi' ---------------------------------------------------------------------------
 
 
-def test_every_dphi_is_within_4_ulp_of_mpmath_on_the_dense_grid() -> None:
+def test_every_phi_is_within_4_ulp_of_itself() -> None:
+    rows = [check_phi(name, a.phi) for name, a in ACTIVATIONS.items()]
+    assert all(r.over == 0 for r in rows), table("phi against mpmath", rows, MAX_ULP)
+
+
+def test_every_dphi_is_within_4_ulp_of_itself() -> None:
     rows = [check_dphi(name, a.dphi) for name, a in ACTIVATIONS.items()]
     assert all(r.over == 0 for r in rows), table("dphi against mpmath", rows, MAX_ULP)
+
+
+def test_phi_checker_reports_gelu_tanh_with_v_in_plain_float64() -> None:
+    """The formula this replaced: z sigma(v) with v rounded, 925 ULP off at z = -18.9."""
+
+    def plain_gelu(z: np.ndarray) -> np.ndarray:
+        return z * sigmoid(2 * np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = check_phi("gelu_tanh", plain_gelu)
+    assert result.over > 0 and result.ulp > 100, table("planted: plain v", [result], MAX_ULP)
+
+
+def test_phi_checker_reports_softplus_without_its_shift() -> None:
+    with np.errstate(over="ignore"):
+        result = check_phi("softplus", lambda z: np.log1p(np.exp(z)))  # inf past z = 709.8
+    assert result.over > 0 and np.isnan(result.ulp), table("planted: log1p(e^z)", [result], 4)
 
 
 def test_dphi_checker_reports_the_textbook_tanh_and_sigmoid_derivatives() -> None:
@@ -335,37 +403,63 @@ def test_dphi_checker_reports_a_gelu_tanh_derivative_with_v_in_plain_float64() -
     assert result.over > 0, table("planted: gelu_tanh without double-double", [result], MAX_ULP)
 
 
+def test_dphi_checker_reports_gelu_tanh_derivative_with_exp_in_float64_near_its_zero() -> None:
+    """The formula this replaced: everything in double-double but e = exp(-|v|) itself, whose
+    error cancels no further in 1 + e + w near the zero of phi' (thousands of ULP there)."""
+    from reference.activations import (
+        _exp_of_minus_abs_v,
+        _gelu_slope_factor,
+        _gelu_slope_from_e,
+        _gelu_terms,
+        _gelu_v,
+    )
+
+    def slope_with_exp_in_float64(z: np.ndarray) -> np.ndarray:
+        zc = np.clip(z, -_GELU_TAIL, _GELU_TAIL)
+        linear, cubic = _gelu_terms(zc)
+        v, w = _gelu_v(linear, cubic), _gelu_slope_factor(linear, cubic)
+        deep = v[0] < -_GELU_DEEP
+        return _gelu_slope_from_e(_exp_of_minus_abs_v(v, deep), w, v[0] < 0, deep, None)
+
+    result = check_dphi("gelu_tanh", slope_with_exp_in_float64)
+    assert result.over > 0 and result.ulp > 100, table("planted: exp near z0", [result], MAX_ULP)
+
+
 def test_dphi_checker_reports_the_wrong_kink_convention() -> None:
     result = check_dphi("relu", lambda z: (z >= 0).astype(z.dtype))  # relu'(0) = 1, not 0
     assert result.over == 1 and result.where == "z = 0.0", table("planted", [result], MAX_ULP)
 
 
-# --- gelu_tanh's double-double constants ----------------------------------------------------
+# --- the double-double building blocks ------------------------------------------------------
 
 # hi + lo carries about 107 bits: hi is the nearest float to the constant and lo the nearest
 # to the rest, so |hi + lo - exact| <= ulp(lo) / 2 <= 2^-107 |exact| (a little more, as hi may
 # round up) = 6.2e-33; 1e-32 allows that and nothing a wrong digit of lo would give.
 DOUBLE_DOUBLE_RTOL = 1e-32
+# SHIFT_64_LN2's high part is a multiple of 2^-43 (so that x + hi is exact for |x| >= 512):
+# its low part then carries only 53 + 43 - 5 = 91 bits of the constant after the first; lo is
+# still the nearest double to the rest, so hi + lo is off by at most ulp(lo) / 2 = 2^-101.
+SHIFT_RTOL = 2.0**-101 / 44
 
 
-def double_double_error(hi: float, lo: float, exact: mpf) -> float:
+def double_double_error(hi: float, lo: float, exact_value: mpf) -> float:
     """|hi + lo - exact| / |exact|, at 60 digits."""
     with mp.workdps(60):
-        return float(abs((mpf(hi) + mpf(lo)) - exact) / abs(exact))
+        return float(abs((mpf(hi) + mpf(lo)) - exact_value) / abs(exact_value))
 
 
 def _gelu_constants_60() -> tuple[mpf, mpf]:
     with mp.workdps(60):
-        return _gelu_constants()
+        return exact.gelu_constants()
 
 
 def test_gelu_double_double_constants_match_mpmath_to_1e_32() -> None:
     C, A = _gelu_constants_60()
-    for label, hi, lo, exact in (("C", _C_HI, _C_LO, C), ("A", _A_HI, _A_LO, A)):
-        error = double_double_error(hi, lo, exact)
+    for label, hi, lo, exact_value in (("C", _C_HI, _C_LO, C), ("A", _A_HI, _A_LO, A)):
+        error = double_double_error(hi, lo, exact_value)
         assert error <= DOUBLE_DOUBLE_RTOL, (
             f"{label}: |hi + lo - exact| / exact = {error:.3g}, but should be <= "
-            f"{DOUBLE_DOUBLE_RTOL:g} (hi={hi.hex()}, lo={lo.hex()}, exact={exact})"
+            f"{DOUBLE_DOUBLE_RTOL:g} (hi={hi.hex()}, lo={lo.hex()}, exact={exact_value})"
         )
         assert abs(lo) <= np.spacing(hi) / 2, f"{label}: lo={lo!r} is not below ulp(hi) / 2"
 
@@ -376,7 +470,110 @@ def test_double_double_checker_reports_a_constant_without_its_low_part() -> None
     assert double_double_error(_C_HI, _C_LO * (1 + 2**-40), C) > DOUBLE_DOUBLE_RTOL
 
 
+def test_shift_of_64_ln2_matches_mpmath_and_its_high_part_is_a_multiple_of_2_to_the_minus_43():
+    hi, lo = SHIFT_64_LN2
+    with mp.workdps(60):
+        error = double_double_error(hi, lo, 64 * mp.ln(2))
+    assert error <= SHIFT_RTOL, f"64 ln 2: relative error {error:.3g} > {SHIFT_RTOL:.3g}"
+    assert (hi * 2.0**43).is_integer(), f"hi = {hi.hex()} is not a multiple of 2^-43"
+
+
+@functools.cache
+def exp_points() -> np.ndarray:
+    rng = np.random.default_rng(31)
+    return np.concatenate(
+        [
+            rng.uniform(-745, 709, 3000 * DENSITY),
+            -np.exp(rng.uniform(-60, np.log(745), 2000 * DENSITY)),
+            np.exp(rng.uniform(-60, np.log(709), 1000 * DENSITY)),
+            [0.0, -0.0, 5e-324, -5e-324, -708.39, -708.4, -744.4, -745.1, -745.2, -746.0, 709.0],
+        ]
+    )
+
+
+def exp_dd_errors(points: np.ndarray) -> np.ndarray:
+    """|exp_dd(x) - e^x| / (e^x + 2^-1074 / EXP_DD_RTOL): <= EXP_DD_RTOL is the bound."""
+    hi, lo = exp_dd(points)
+    with mp.workdps(DPS):
+        errors = [
+            float(
+                abs(mpf(float(a)) + mpf(float(b)) - (e := mp.exp(mpf(float(x)))))
+                / (e + mpf(2) ** -1074 / mpf(EXP_DD_RTOL))
+            )
+            for x, a, b in zip(points, hi, lo, strict=True)
+        ]
+    return np.array(errors)
+
+
+def test_exp_dd_is_within_its_bound_of_mpmath() -> None:
+    errors = exp_dd_errors(exp_points())
+    i = int(np.argmax(errors))
+    assert errors[i] <= EXP_DD_RTOL, (
+        f"exp_dd({exp_points()[i]!r}) is off by {errors[i]:.3g} relative, but should be within "
+        f"EXP_DD_RTOL = 2^{np.log2(EXP_DD_RTOL):.0f}"
+    )
+
+
+def test_exp_dd_checker_reports_exp_rounded_to_a_double() -> None:
+    points = exp_points()[:200]
+    hi, _ = exp_dd(points)
+    with mp.workdps(DPS):
+        errors = [
+            float(abs(mpf(float(a)) - mp.exp(mpf(float(x)))) / mp.exp(mpf(float(x))))
+            for x, a in zip(points, hi, strict=True)
+        ]
+    assert max(errors) > EXP_DD_RTOL  # the low part carries the digits the bound needs
+
+
+def test_sum_last_axis_is_the_exact_sum_to_2_to_the_minus_100() -> None:
+    rng = np.random.default_rng(32)
+    for width in (1, 2, 3, 7, 10, 64):
+        terms = rng.standard_normal((20, width)) * 10.0 ** rng.uniform(-20, 20, (20, width))
+        hi, lo = sum_last_axis((terms, np.zeros_like(terms)))
+        for row, a, b in zip(terms, hi, lo, strict=True):
+            with mp.workdps(60):
+                error = abs(mpf(float(a)) + mpf(float(b)) - mp.fsum(mpf(float(t)) for t in row))
+                size = mp.fsum(abs(mpf(float(t))) for t in row)
+            assert error <= size * mpf(2) ** -100, f"width {width}: {row} sums to {a} + {b}"
+
+
+CLOSE_TO_SIGMOID = [(h, float(exact.sigma(mpf(h)))) for h in (-700.0, -3.5, 0.25, 2.0, 36.0)]
+
+
+@pytest.mark.parametrize(("h", "y"), [*CLOSE_TO_SIGMOID, (0.0, 0.5), (0.0, 0.25), (-800.0, 0.0)])
+def test_exact_sigmoid_minus_is_correctly_rounded(h: float, y: float) -> None:
+    with mp.workdps(DPS):
+        expected = exact.binary_cross_entropy_row([h], [y])[1][0]
+    for n in (1, 7):
+        got = exact_sigmoid_minus(h, y, n)
+        with mp.workdps(DPS):
+            assert got == float(expected / n), (
+                f"(sigma({h}) - {y}) / {n} = {got!r}, not {expected / n}"
+            )
+
+
+def test_exact_gelu_tanh_slope_is_correctly_rounded() -> None:
+    z0 = _switch_points()[-1]
+    for z in [*_neighbours([z0], 3), -0.5, -3.0, 2.0, -12.0]:
+        with mp.workdps(DPS):
+            expected = float(exact.dphi("gelu_tanh", z))
+        got = exact_gelu_tanh_slope(z)
+        assert got == expected, f"gelu_tanh'({z!r}) = {got!r}, but should be {expected!r}"
+
+
 # --- the complex path -----------------------------------------------------------------------
+
+
+@functools.cache
+def dphi_terms(name: str) -> np.ndarray:
+    """The size of the largest term of phi' on activation_grid(): |phi'| itself, except for
+    gelu_tanh, whose phi' = sigma(v) + z v'(z) sigma'(v) crosses zero."""
+    if name != "gelu_tanh":
+        return np.abs(exact_dphi(name).hi)
+    with mp.workdps(DPS):
+        return np.array(
+            [float(exact.gelu_slope_terms(mpf(float(z)))[1]) for z in activation_grid()]
+        )
 
 
 def complex_step_errors(
@@ -392,9 +589,10 @@ def complex_step_errors(
 
 
 def _off_kink_grid(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """activation_grid without the kink itself, with the scale of each phi' there."""
-    z, scale = activation_grid(), exact_dphi(name).scale
-    keep = z != ACTIVATIONS[name].kink
+    """activation_grid without the kink itself and past 1e300 (where z + i s overflows in
+    complex arithmetic), with the size of phi' there."""
+    z, scale = activation_grid(), dphi_terms(name)
+    keep = (z != ACTIVATIONS[name].kink) & (np.abs(z) < 1e300)
     return z[keep], scale[keep]
 
 
@@ -402,7 +600,8 @@ def _off_kink_grid(name: str) -> tuple[np.ndarray, np.ndarray]:
 def test_complex_step_of_phi_agrees_with_dphi(name: str) -> None:
     a = ACTIVATIONS[name]
     z, scale = _off_kink_grid(name)
-    errors = complex_step_errors(a.phi, a.dphi, z, scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        errors = complex_step_errors(a.phi, a.dphi, z, scale)
     i = int(np.argmax(errors))
     assert errors[i] <= 1, (
         f"{name}: Im phi(z + i {COMPLEX_STEP:g}) / {COMPLEX_STEP:g} = "
@@ -442,6 +641,19 @@ def test_complex_step_checker_reports_a_branch_on_the_modulus() -> None:
     assert np.all(complex_step_errors(relu_dropping_the_imaginary_part, dphi, z, scale) > 1)
 
 
+@pytest.mark.parametrize("x", [-700.0, -30.0, -1e-3, 0.0, 2.5, 30.0, 700.0])
+def test_complex_softplus_keeps_the_real_part_accurate(x: float) -> None:
+    """Re softplus(x + i h) is softplus(x) to a few ULP for a tiny step h, also in the tails
+    (NumPy's own complex log1p loses 3 digits of it at x = -30)."""
+    z = np.array([x + 1e-200j])
+    with mp.workdps(50):
+        exact_value = float(mp.log1p(mp.exp(mpf(x))))
+    got = float(ACTIVATIONS["softplus"].phi(z).real[0])
+    assert abs(got - exact_value) <= 4 * np.spacing(abs(exact_value)), (
+        f"Re softplus({x} + 1e-200i) = {got!r}, but should be {exact_value!r}"
+    )
+
+
 # --- float32 --------------------------------------------------------------------------------
 
 
@@ -473,135 +685,310 @@ def test_float32_checker_reports_a_dphi_that_returns_float64() -> None:
 
 
 @dataclass(frozen=True)
-class LossGrid:
-    """Rows of h^L (n_rows, n_L) and their targets y, with exact dE/dh^L entries for n = 1."""
+class LossRows:
+    """Rows of h^L (rows, n_L) and their targets y, with the exact L_i and n dE/dh^L_i."""
 
+    label: str
     h: np.ndarray
     y: np.ndarray
-    g: list[list[mpf]]  # exact n dE/dh^L, row by row
+    L: list[mpf]
+    g: list[list[mpf]]
+
+
+def loss_rows(loss: str, label: str, h: np.ndarray, y: np.ndarray) -> LossRows:
+    with mp.workdps(DPS):
+        exact_rows = [
+            exact.loss_row(
+                loss,
+                [float(v) for v in hr],
+                yr if loss == "cross_entropy" else [float(v) for v in yr],
+            )
+            for hr, yr in zip(h, y, strict=True)
+        ]
+    return LossRows(label, h, y, [L for L, _ in exact_rows], [g for _, g in exact_rows])
 
 
 def _logits() -> np.ndarray:
-    """Logits of every size, both signs: the activation grid and far beyond 1e3."""
-    beyond = np.array([1e3, 745.2, 800.0, 1e4, 1e5, 1e10, 1e100, 1e300, 1.7e308])
-    return np.concatenate([activation_grid()[::4], beyond, -beyond])
+    """Logits of every size, both signs: a quarter of the activation grid, and far beyond."""
+    return np.concatenate([activation_grid()[::4], BEYOND, np.negative(BEYOND)])
+
+
+def _next_floats(a: np.ndarray, steps: int) -> np.ndarray:
+    """a moved `steps` floats up (steps > 0) or down."""
+    for _ in range(abs(steps)):
+        a = np.nextafter(a, np.inf if steps > 0 else -np.inf)
+    return a
 
 
 @functools.cache
-def squared_error_grid() -> LossGrid:
-    h = _logits()
+def squared_error_rows() -> tuple[LossRows, ...]:
     rng = np.random.default_rng(20)
+    h = _logits()
+    h = h[np.abs(h) < 1e150]  # so that (h - y)^2 stays finite
     eps = np.finfo(np.float64).eps
     y = np.stack(
         [h * (1 + eps), h * (1 - 4 * eps), -h, np.zeros_like(h), rng.standard_normal(h.size)],
         axis=1,
     )
-    keep = np.abs(h) < 1e300  # so that h - y stays finite
-    h, y = np.broadcast_to(h[keep, None], y[keep].shape).copy(), y[keep]
-    with mp.workdps(DPS):
-        g = [
-            [mpf(float(a)) - mpf(float(b)) for a, b in zip(hr, yr, strict=True)]
-            for hr, yr in zip(h, y, strict=True)
-        ]
-    return LossGrid(h, y, g)
+    grid = loss_rows("squared_error", "logit grid", np.broadcast_to(h[:, None], y.shape).copy(), y)
+    scale = 10.0 ** rng.uniform(-3, 6, (200 * DENSITY, 1))
+    h_random = scale * rng.standard_normal((200 * DENSITY, 3))
+    near = h_random * (1 + rng.integers(-8, 9, h_random.shape) * eps)  # y within 8 ULP of h
+    far = scale * rng.standard_normal(h_random.shape)
+    y_random = np.where(rng.random(h_random.shape) < 0.5, near, far)
+    random = loss_rows("squared_error", "random rows", h_random, y_random)
+    # 32 squares of 1e-162 or less, each subnormal: the row sum must not add their roundings
+    # (the first rows: squares of 0.3 to 0.45 units of 2^-1074, each of which rounds to 0)
+    y = 10.0 ** rng.uniform(-165, -150, (40, 32))
+    h = y + rng.choice([-1, 1], y.shape) * 10.0 ** rng.uniform(-170, -161, y.shape)
+    y[:10], h[:10] = 0.0, np.sqrt(rng.uniform(0.3, 0.45, (10, 32))) * 2.0**-537
+    subnormal = loss_rows("squared_error", "subnormal squares", h, y)
+    return grid, random, subnormal
 
 
 @functools.cache
-def binary_cross_entropy_grid() -> LossGrid:
+def cross_entropy_rows() -> tuple[LossRows, ...]:
+    rng = np.random.default_rng(21)
+    blocks = []
+    # random logits of every scale up to 1e6, labels anywhere
+    scale = 10.0 ** rng.uniform(-3, 6, (200 * DENSITY, 1))
+    h = scale * rng.standard_normal((200 * DENSITY, 4))
+    blocks.append(("random logits up to 1e6", h, rng.integers(0, 4, h.shape[0])))
+    # logits of scale 12, labels far from the maximum, on top of offsets up to 1e15
+    offset = np.where(
+        rng.random((150 * DENSITY, 1)) < 0.5, 0.0, 10.0 ** rng.uniform(3, 15, (150 * DENSITY, 1))
+    )
+    h = 12 * rng.standard_normal((150 * DENSITY, 10)) + offset * rng.choice(
+        [-1, 1], (150 * DENSITY, 1)
+    )
+    y = np.argsort(h, axis=1)[:, rng.integers(0, 5, h.shape[0])].diagonal().copy()
+    blocks.append(("scale 12, labels below the max", h, y))
+    # one dominant logit: the label's probability within e^-a of 1, a up to 800
+    a = np.geomspace(1e-3, 800, 120 * DENSITY)
+    h = np.stack([a, np.zeros_like(a), -a / 3, np.full_like(a, 0.5)], axis=1)
+    blocks.append(("label dominant by a", h, np.zeros(a.size, dtype=np.int64)))
+    # the label dominates nine others by 600 to 800: others near and below the subnormals
+    gap = rng.uniform(600, 800, (60 * DENSITY, 1)) + rng.uniform(0, 8, (60 * DENSITY, 9))
+    h = np.concatenate([np.zeros((60 * DENSITY, 1)), -gap], axis=1) + rng.uniform(
+        -50, 50, (60 * DENSITY, 1)
+    )
+    blocks.append(("label dominant by 600-800", h, np.zeros(h.shape[0], dtype=np.int64)))
+    # 23 others, each e^(h_k - m) subnormal: below half a unit of 2^-1074 (they round to 0),
+    # or near e^-710, where they keep only some 50 bits
+    gap = np.concatenate(
+        [rng.uniform(745.2, 745.8, (10 * DENSITY, 23)), rng.uniform(709, 712, (10 * DENSITY, 23))]
+    )
+    h = np.concatenate([np.zeros((gap.shape[0], 1)), -gap], axis=1)
+    blocks.append(("label dominant, subnormal others", h, np.zeros(h.shape[0], dtype=np.int64)))
+    # huge logits, both signs, in one row; ties
+    rows = [
+        [[big, -big, big * (1 - 1e-15), 0.0], [big, big, -big, 1.0]]
+        for big in (1e3, 1e10, 1e300, 1.7e308)
+    ]
+    h = np.array([r for pair in rows for r in pair] + [[0.0, 0.0, 0.0, 0.0], [5.0, 5.0, -1.0, 5.0]])
+    blocks.append(("huge logits, ties", h, np.resize(np.arange(4), h.shape[0])))
+    # a single output: softmax = 1, L_i = 0, dE/dh = 0
+    h = rng.standard_normal((10, 1)) * 100
+    blocks.append(("one output", h, np.zeros(10, dtype=np.int64)))
+    return tuple(loss_rows("cross_entropy", label, h, y) for label, h, y in blocks)
+
+
+@functools.cache
+def binary_cross_entropy_rows() -> tuple[LossRows, ...]:
+    rng = np.random.default_rng(22)
     h = _logits()
-    with np.errstate(over="ignore"):
-        near = np.where(
-            h >= 0, 1 / (1 + np.exp(-np.abs(h))), np.exp(-np.abs(h)) / (1 + np.exp(-np.abs(h)))
-        )
+    h = h[np.abs(h) <= 1e300]  # a row's terms, and a batch's sum of rows, stay finite
     y = np.stack(
         [
             np.zeros_like(h),
             np.ones_like(h),
             np.full_like(h, 0.5),
             np.full_like(h, 1 - 2**-53),
-            near,
+            rng.random(h.size),
         ],
         axis=1,
     )
-    h = np.broadcast_to(h[:, None], y.shape).copy()
-
-    def exact(a: float, b: float) -> mpf:
-        """sigma(a) - b, as (1 - b) - sigma(-a) for a > 0 so that 50 digits suffice."""
-        a, b = mpf(a), mpf(b)
-        return (1 - b) - _sigma(-a) if a > 0 else _sigma(a) - b
-
-    with mp.workdps(DPS):
-        g = [
-            [exact(float(a), float(b)) for a, b in zip(hr, yr, strict=True)]
-            for hr, yr in zip(h, y, strict=True)
-        ]
-    return LossGrid(h, y, g)
-
-
-@functools.cache
-def cross_entropy_grid() -> LossGrid:
-    rng = np.random.default_rng(21)
-    width = 4
-    rows = []
-    for scale in 10.0 ** np.arange(-3, 6):  # random logits up to magnitude 1e5
-        rows.append(scale * rng.standard_normal((40 * DENSITY, width)))
-    # one dominant logit: the label's probability within e^-a of 1, a up to 800
-    for a in np.geomspace(1e-3, 800, 120 * DENSITY):
-        rows.append(np.array([[a, 0.0, -a / 3, 0.5]]))
-    for big in (1e3, 1e10, 1e300, 1.7e308):  # huge logits, both signs, in one row
-        rows.append(np.array([[big, -big, big * (1 - 1e-15), 0.0], [big, big, -big, 1.0]]))
-    h = np.concatenate(rows)
-    y = np.resize(np.arange(width), h.shape[0])
-    y[np.argmax(h, axis=1) == 0] = 0  # the dominant rows are labelled at the dominant logit
-
-    def exact(row: np.ndarray, label: int) -> list[mpf]:
-        """softmax(row) - onehot(label); at the label, -(sum of the others) / (sum of all)."""
-        logits = [mpf(float(v)) for v in row]
-        m = max(logits)
-        e = [mp.exp(v - m) for v in logits]
-        total = mp.fsum(e)
-        g = [ek / total for ek in e]
-        g[label] = -mp.fsum(ek for k, ek in enumerate(e) if k != label) / total
-        return g
-
-    with mp.workdps(DPS):
-        g = [exact(row, int(label)) for row, label in zip(h, y, strict=True)]
-    return LossGrid(h, y, g)
+    grid = loss_rows(
+        "binary_cross_entropy", "logit grid", np.broadcast_to(h[:, None], y.shape).copy(), y
+    )
+    # y = sigma(h) rounded, and a few floats from it: the decimal module decides these
+    h = h[:: max(1, 4 // DENSITY)]
+    with np.errstate(over="ignore"):
+        near = sigmoid(h)
+    y = np.clip(np.stack([near, _next_floats(near, 1), _next_floats(near, -3)], axis=1), 0, 1)
+    close = loss_rows(
+        "binary_cross_entropy", "y next to sigma(h)", np.broadcast_to(h[:, None], y.shape).copy(), y
+    )
+    scale = 10.0 ** rng.uniform(-2, 2.5, (200 * DENSITY, 1))
+    h = scale * rng.standard_normal((200 * DENSITY, 4))
+    smoothed = rng.choice([0.0, 0.05, 0.1, 0.9, 0.95, 1.0], h.shape)
+    y = np.where(
+        rng.random(h.shape) < 0.3,
+        sigmoid(h),
+        np.where(rng.random(h.shape) < 0.5, smoothed, rng.random(h.shape)),
+    )
+    random = loss_rows("binary_cross_entropy", "random rows", h, y)
+    h = np.array([[176.0, -176.0, 40.0, -745.0], [0.0, 0.0, 1e6, -1e6], [1.7e308, 0, 0, 0]])
+    y = np.array([[1.0, 0.0, 1.0, 0.0], [0.5, 0.25, 1 - 2**-53, 2**-53], [0.5, 0, 0, 0]])
+    special = loss_rows("binary_cross_entropy", "sigma(176) - 1, h = 0", h, y)
+    # 16 terms e^-|h| + y |h| below 1e-300, most of them subnormal (the first rows: e^-|h| of
+    # 0.25 to 0.47 units of 2^-1074, each of which rounds to 0)
+    h = -rng.uniform(690, 750, (40, 16))
+    y = np.where(rng.random(h.shape) < 0.5, 0.0, rng.integers(0, 50, h.shape) * 5e-324)
+    h[:10], y[:10] = -rng.uniform(745.2, 745.8, (10, 16)), 0.0
+    subnormal = loss_rows("binary_cross_entropy", "subnormal terms", h, y)
+    return grid, close, random, special, subnormal
 
 
-LOSS_GRIDS: dict[str, Callable[[], LossGrid]] = {
-    "squared_error": squared_error_grid,
-    "cross_entropy": cross_entropy_grid,
-    "binary_cross_entropy": binary_cross_entropy_grid,
+LOSS_ROWS: dict[str, Callable[[], tuple[LossRows, ...]]] = {
+    "squared_error": squared_error_rows,
+    "cross_entropy": cross_entropy_rows,
+    "binary_cross_entropy": binary_cross_entropy_rows,
 }
 
 
-def check_loss_grad(name: str, grad: Callable[[Array, np.ndarray], Array]) -> Worst:
-    """The worst dE/dh^L entry over the loss grid, cut into batches of n for n in
-    LOSS_BATCH_SIZES, in ULP of max(|exact|, 1/n)."""
-    grid = LOSS_GRIDS[name]()
+def _batches(rows: LossRows, n: int) -> list[slice]:
+    return [slice(i, i + n) for i in range(0, rows.h.shape[0] // n * n, n)]
+
+
+def _check_batches(
+    label: str,
+    rows_of: Callable[[], tuple[LossRows, ...]],
+    compute: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    exact_of: Callable[[LossRows, slice, int], list[mpf]],
+    position: Callable[[int, int], str],
+) -> Worst:
+    """The worst of compute(h, y) over every batch of n rows of every block, for n in
+    LOSS_BATCH_SIZES, against exact_of(rows, batch, n); position(i, width) names entry i."""
     results = []
-    for n in LOSS_BATCH_SIZES:
-        rows = grid.h.shape[0] // n * n
-        got = np.concatenate(
-            [grad(grid.h[i : i + n].copy(), grid.y[i : i + n].copy()) for i in range(0, rows, n)]
-        )
+    for rows in rows_of():
+        for n in LOSS_BATCH_SIZES:
+            batches = _batches(rows, n)
+            if not batches:
+                continue
+            with np.errstate(over="ignore", invalid="ignore"):
+                got = np.concatenate(
+                    [np.ravel(compute(rows.h[b].copy(), rows.y[b].copy())) for b in batches]
+                )
+            with mp.workdps(DPS):
+                expected = to_exact([v for b in batches for v in exact_of(rows, b, n)])
+
+            def where(i: int, n: int = n, rows: LossRows = rows) -> str:
+                return f"{rows.label}: n = {n}, {position(i, rows.h.shape[1])}"
+
+            results.append(worst(label, ulp_errors(got, expected), got, expected, where))
+    return worst_of(results)
+
+
+def check_loss_grad(name: str, grad: Callable[[Array, np.ndarray], Array]) -> Worst:
+    """The worst dE/dh^L entry over every batch, in ULP of itself."""
+    return _check_batches(
+        f"{name} dE/dh",
+        LOSS_ROWS[name],
+        grad,
+        lambda rows, b, n: [gk / n for row in rows.g[b] for gk in row],
+        lambda i, width: f"row {i // width}, col {i % width}",
+    )
+
+
+def check_loss_value(name: str, value: Callable[[Array, np.ndarray], float]) -> Worst:
+    """The worst E over every batch, in ULP of itself."""
+    return _check_batches(
+        f"{name} E",
+        LOSS_ROWS[name],
+        lambda h, y: np.array([value(h, y)]),
+        lambda rows, b, n: [mp.fsum(rows.L[b]) / n],
+        lambda i, width: f"batch {i}",
+    )
+
+
+def check_loss_rows(name: str, per_example: Callable[[Array, np.ndarray], Array]) -> Worst:
+    """The worst L_i over every block of rows (one batch of all its rows), in ULP of itself."""
+    results = []
+    for rows in LOSS_ROWS[name]():
+        with np.errstate(over="ignore", invalid="ignore"):
+            got = per_example(rows.h.copy(), rows.y.copy())
         with mp.workdps(DPS):
-            values = [(gk / n, max(abs(gk / n), mpf(1) / n)) for row in grid.g[:rows] for gk in row]
-        exact = _exact_table(values)
-        errors = ulp_errors(got.ravel(), exact)
-        width = grid.h.shape[1]
+            expected = to_exact(rows.L)
 
-        def where(i: int, n: int = n, width: int = width) -> str:
-            return f"n = {n}, row {i // width}, column {i % width}"
+        def where(i: int, label: str = rows.label) -> str:
+            return f"{label}: row {i}"
 
-        results.append(worst(name, errors, got, exact, where))
-    return max(results, key=lambda r: (np.isnan(r.ulp), r.ulp))
+        results.append(worst(f"{name} L_i", ulp_errors(got, expected), got, expected, where))
+    return worst_of(results)
 
 
-def test_every_loss_grad_is_within_4_ulp_of_mpmath_against_max_of_exact_and_1_over_n() -> None:
-    rows = [check_loss_grad(name, loss.grad) for name, loss in LOSSES.items()]
-    assert all(r.over == 0 for r in rows), table("dE/dh^L against mpmath", rows, MAX_ULP)
+def check_loss(name: str, loss: Loss) -> list[Worst]:
+    return [
+        check_loss_grad(name, loss.grad),
+        check_loss_rows(name, loss.per_example),
+        check_loss_value(name, loss.value),
+    ]
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_gradient_L_i_and_E_are_within_4_ulp_of_themselves(name: str) -> None:
+    rows = check_loss(name, LOSSES[name])
+    assert all(r.over == 0 for r in rows), table(f"{name} against mpmath", rows, MAX_ULP)
+
+
+# The formulas this module replaced, planted: each must fail the check above.
+
+
+def _softmax_rounded_shift(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """softmax with h - max(h) rounded (61 ULP off at logits of scale 12)."""
+    rows = np.arange(h.shape[0])
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    total = e.sum(axis=1)
+    others = np.where(np.arange(h.shape[1]) == y[:, None], 0, e).sum(axis=1)
+    grad = e / total[:, None]
+    grad[rows, y] = -others / total
+    return grad / h.shape[0]
+
+
+def _sigmoid_minus_y(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(sigma(h) - y) / n in plain float64: cancels for y next to sigma(h); 0 for h = 176, y = 1."""
+    return (sigmoid(h) - y) / h.shape[0]
+
+
+def _logsumexp_minus_label(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """logsumexp(h) - h_y: cancels when the label dominates."""
+    m = h.max(axis=-1, keepdims=True)
+    lse = m[..., 0] + np.log(np.exp(h - m).sum(axis=-1))
+    return lse - np.take_along_axis(h, np.broadcast_to(y[:, None], (*h.shape[:-1], 1)), -1)[..., 0]
+
+
+def _softplus_minus_yh(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """sum_k softplus(h) - y h: cancels for large h with y near 1."""
+    return (softplus(h) - y * h).sum(axis=-1)
+
+
+def test_loss_checker_reports_the_replaced_formulas() -> None:
+    planted = [
+        check_loss_grad("cross_entropy", _softmax_rounded_shift),
+        check_loss_grad("binary_cross_entropy", _sigmoid_minus_y),
+        check_loss_rows("cross_entropy", _logsumexp_minus_label),
+        check_loss_rows("binary_cross_entropy", _softplus_minus_yh),
+        check_loss_value(
+            "cross_entropy", lambda h, y: _logsumexp_minus_label(h, y).sum() / h.shape[0]
+        ),
+    ]
+    assert all(r.over > 0 for r in planted), table("planted: replaced formulas", planted, MAX_ULP)
+
+
+def test_loss_checker_reports_rows_of_subnormal_terms_rounded_one_by_one(monkeypatch) -> None:
+    """Without the sums redone at a scale where every term is a normal double."""
+    import reference.losses
+
+    monkeypatch.setattr(reference.losses, "_TINY_ROW", 0.0)
+    monkeypatch.setattr(reference.losses, "_DEEP_OTHERS", 0.0)
+    planted = [
+        check_loss_rows("squared_error", LOSSES["squared_error"].per_example),
+        check_loss_rows("binary_cross_entropy", LOSSES["binary_cross_entropy"].per_example),
+        check_loss_rows("cross_entropy", LOSSES["cross_entropy"].per_example),
+        check_loss_grad("cross_entropy", LOSSES["cross_entropy"].grad),
+    ]
+    assert all(r.over > 0 for r in planted), table("planted: subnormal terms", planted, MAX_ULP)
 
 
 def test_loss_checker_reports_planted_gradients() -> None:
@@ -624,46 +1011,35 @@ def test_loss_checker_reports_planted_gradients() -> None:
         "binary_cross_entropy": sigmoid_in_float32,
     }
     for name, grad in planted.items():
-        with np.errstate(over="ignore", invalid="ignore"):
-            result = check_loss_grad(name, grad)
+        result = check_loss_grad(name, grad)
         assert result.over > 0, table(f"planted: {grad.__name__}", [result], MAX_ULP)
+
+
+def test_loss_checker_reports_a_mean_summed_in_float32() -> None:
+    def E_in_float32(h: np.ndarray, y: np.ndarray) -> float:
+        return float(
+            LOSSES["squared_error"].per_example(h, y).astype(np.float32).sum() / h.shape[0]
+        )
+
+    result = check_loss_value("squared_error", E_in_float32)
+    assert result.over > 0, table("planted: float32 sum", [result], MAX_ULP)
 
 
 def main() -> None:
     """Print the tables of worst errors (python -m reference.tests.test_accuracy)."""
+    print(table("phi", [check_phi(n, a.phi) for n, a in ACTIVATIONS.items()], MAX_ULP))
+    print(table("dphi", [check_dphi(n, a.dphi) for n, a in ACTIVATIONS.items()], MAX_ULP))
     print(
         table(
-            "dphi against mpmath", [check_dphi(n, a.dphi) for n, a in ACTIVATIONS.items()], MAX_ULP
-        )
-    )
-    print(
-        table(
-            "float32 dphi against mpmath",
+            "float32 dphi",
             [check_dphi(n, a.dphi, np.float32, FLOAT32_MAX_ULP) for n, a in ACTIVATIONS.items()],
             FLOAT32_MAX_ULP,
         )
     )
-    print(
-        table(
-            "dE/dh^L against mpmath",
-            [check_loss_grad(name, loss.grad) for name, loss in LOSSES.items()],
-            MAX_ULP,
-        )
-    )
+    rows = [r for name, loss in LOSSES.items() for r in check_loss(name, loss)]
+    print(table("losses", rows, MAX_ULP))
+    print(f"exp_dd: worst relative error 2^{np.log2(exp_dd_errors(exp_points()).max()):.1f}")
 
 
 if __name__ == "__main__":
     main()
-
-
-@pytest.mark.parametrize("x", [-700.0, -30.0, -1e-3, 0.0, 2.5, 30.0, 700.0])
-def test_complex_softplus_keeps_the_real_part_accurate(x: float) -> None:
-    """Re softplus(x + i h) is softplus(x) to a few ULP for a tiny step h, also in the tails
-    (NumPy's own complex log1p loses 3 digits of it at x = -30)."""
-    z = np.array([x + 1e-200j])
-    with mp.workdps(50):
-        exact = float(mp.log1p(mp.exp(mpf(x))))
-    got = float(ACTIVATIONS["softplus"].phi(z).real[0])
-    assert abs(got - exact) <= 4 * np.spacing(abs(exact)), (
-        f"Re softplus({x} + 1e-200i) = {got!r}, but should be {exact!r}"
-    )

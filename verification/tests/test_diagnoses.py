@@ -22,6 +22,8 @@ from verification.zoo import bugs
 from verification.zoo.bugs import DPHI, Textbook
 
 SEED = 3
+U = 2.0**-53  # float64's unit roundoff
+RELATIVE_ROUNDINGS = 8  # a bound is a sum of a few products of magnitudes, each off by an ULP
 SEARCHED = 60  # cases searched for one that the planted bug fails
 
 
@@ -44,7 +46,10 @@ def first_failure(impl, options: CaseOptions, seed: int = SEED, min_depth: int =
 @pytest.mark.parametrize("loss", ["squared_error", "binary_cross_entropy", "cross_entropy"])
 def test_without_a_change_the_bounds_are_the_allowance(loss):
     """The null hypothesis carries tolerance.allowance itself (cross_entropy: at most it, since
-    the tolerance module bounds its delta^L with n dE/dh^L, a looser magnitude)."""
+    the tolerance module bounds its delta^L with n dE/dh^L, a looser magnitude). The two are
+    computed from two traces of the case, this module's and the reference's, whose magnitudes
+    may differ by a rounding (the reference computes sigma(h) - y in double-double): equal to
+    within RELATIVE_ROUNDINGS units of float64 roundoff."""
     for index in range(40):
         case = draw_case(SEED, index, CaseOptions(losses=(loss,)))
         ours = Trace(case).allowance()
@@ -54,7 +59,7 @@ def test_without_a_change_the_bounds_are_the_allowance(loss):
                 if loss == "cross_entropy":
                     assert np.all(a <= b), case.describe()
                 else:
-                    assert np.array_equal(a, b), case.describe()
+                    assert np.all(np.abs(a - b) <= RELATIVE_ROUNDINGS * U * b), case.describe()
 
 
 def test_every_hypothesis_and_overflow_record_is_known():

@@ -224,7 +224,7 @@ def test_a_cut_off_json_file_is_named_with_its_line_and_column_in_plain_words(tm
     path = tmp_path / "case-0000.json"
     path.write_text('{"layers": [{"grad_W": [[1.0, 2.0]], "grad_b": "ab\n')
     with pytest.raises(UnreadableJSONError) as caught:
-        read_json(path, None)
+        read_json(path, 1 << 20)
     message = str(caught.value)
     assert "the text ends before the document does (line 1, column 51)" in message
     assert "cut off" in message and "at at" not in message
