@@ -811,14 +811,15 @@ def _direction_outputs(
         D_b = np.stack([d[l - 1][1] for d in directions])[:, None, :]  # (Q, 1, n_l)
         change = (h - trace.h[l - 1]) @ W if l > 1 else 0.0
         change = change + c[..., None, None] * (h @ D_W + D_b)
-        reach = np.maximum(reach, np.max(_reach(change, trace.reach[l]), axis=-1, initial=0.0))
+        if trace.reach[l] is not None:  # (Q, n) per row, or one float bound within reach
+            reach = np.maximum(reach, np.max(_reach(change, trace.reach[l]), axis=-1))
         z = trace.z[l] + change
         activation = ACTIVATIONS[arch.activations[l - 1]]
         if activation.kink is not None:
             crossed |= _crosses_kink(z, trace.z[l], activation.kink).any(-1)
         h = activation.phi(z)
     if trace.reach[L + 1] is not None:
-        reach = np.maximum(reach, _reach(h - trace.h[L], trace.reach[L + 1]).max(-1))
+        reach = np.maximum(reach, np.max(_reach(h - trace.h[L], trace.reach[L + 1]), axis=-1))
     return h, crossed, reach
 
 
