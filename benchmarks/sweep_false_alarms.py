@@ -12,9 +12,11 @@ judge (verification.judge.judge: torch.autograd, finite differences, determinism
               --activations A --losses LOSS --seed S` draws them;
     mix       the default options, `--mix-cases` cases from each seed.
 
-`--output-activations` restricts the output layer: passed to CaseOptions where it has that
-field, and otherwise emulated by judging only the drawn cases whose output activation is
-among the names (the count of cases judged says how many).
+`--output-activations` restricts the output layer, so that a stream is hidden activation x
+loss x output activation: passed to CaseOptions where it has that field, and otherwise
+emulated: the cases are drawn with the hidden and the output activations allowed everywhere,
+and only those whose hidden layers are the hidden activation and whose output layer is among
+the names are judged (the count of cases judged says how many).
 
 The oracles of a case (torch.autograd, finite differences, the allowance) are computed once
 and shared by every implementation. Every failure is a false alarm: the table prints them by
@@ -73,15 +75,21 @@ class Stream:
     options: CaseOptions
     cases: int
     outputs: tuple[str, ...] | None = None  # emulated output restriction, None: every case
+    hidden: str | None = None  # with outputs: the hidden layers' activation
 
 
 def options_for(output_activations: tuple[str, ...] | None, **kwargs) -> tuple[CaseOptions, bool]:
     """CaseOptions with the output restriction passed through where CaseOptions has it; the
-    bool says whether the restriction must be emulated by filtering the drawn cases."""
+    bool says whether the restriction must be emulated by filtering the drawn cases (then the
+    output activations are allowed in every layer, and the filter keeps the right ones)."""
     fields = {f.name for f in dataclasses.fields(CaseOptions)}
     if output_activations and "output_activations" in fields:
         return CaseOptions(output_activations=output_activations, **kwargs), False
-    return CaseOptions(**kwargs), bool(output_activations)
+    if output_activations:
+        hidden = kwargs.pop("activations", CaseOptions().activations)
+        allowed = tuple(dict.fromkeys((*hidden, *output_activations)))
+        return CaseOptions(activations=allowed, **kwargs), True
+    return CaseOptions(**kwargs), False
 
 
 def streams_of(args: argparse.Namespace) -> Iterator[Stream]:
@@ -90,9 +98,11 @@ def streams_of(args: argparse.Namespace) -> Iterator[Stream]:
         for activation in args.activations.split(","):
             for loss in args.losses.split(","):
                 options, emulate = options_for(outputs, activations=(activation,), losses=(loss,))
-                yield Stream(
-                    f"{activation} {loss}", seed, options, args.cases, outputs if emulate else None
-                )
+                name = f"{activation} {loss}" + (f" -> {','.join(outputs)}" if outputs else "")
+                if emulate:
+                    yield Stream(name, seed, options, args.cases, outputs, activation)
+                else:
+                    yield Stream(name, seed, options, args.cases)
     for seed in seeds(args.mix_seeds) if args.mix_cases else []:
         options, emulate = options_for(outputs)
         yield Stream("default mix", seed, options, args.mix_cases, outputs if emulate else None)
@@ -106,7 +116,10 @@ def run_stream(stream: Stream, impls: dict[str, Callable]) -> tuple[dict, list[d
     start = time.perf_counter()
     for index in range(stream.cases):
         case = draw_case(stream.seed, index, stream.options)
-        if stream.outputs is not None and case.arch.activations[-1] not in stream.outputs:
+        if stream.outputs is not None and not (
+            case.arch.activations[-1] in stream.outputs
+            and (stream.hidden is None or set(case.arch.activations[:-1]) <= {stream.hidden})
+        ):
             continue
         judged += 1
         regimes[case.regime] += 1

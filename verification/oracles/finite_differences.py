@@ -249,9 +249,17 @@ def _crosses_kink(z_new: Array, z_old: np.ndarray, kink: float) -> np.ndarray:
 
 
 def _reach(dz: np.ndarray, inverse_room: np.ndarray | None) -> np.ndarray | float:
-    """max |dz| / room over steps and units: dz (S, K, n, m) -> (K, n) (0.0 if nothing curved)."""
+    """max |dz| / room over steps and units: dz (S, K, n, m) -> (K, n) (0.0 if nothing curved).
+
+    Where even the largest move over the smallest room is within reach, that bound (a float)
+    is returned instead: no step then needs to know its own reach, and most evaluations are
+    decided by two reductions without a temporary array.
+    """
     if inverse_room is None:
         return 0.0
+    bound = max(float(dz.max()), -float(dz.min())) * float(inverse_room.max())
+    if bound <= 1:
+        return bound
     return (np.abs(dz) * inverse_room).max(axis=(0, -1))
 
 
@@ -475,8 +483,11 @@ def _first_steps(step_scale: float, z_moved: np.ndarray, v: np.ndarray) -> np.nd
     Shapes: z_moved, v (K, n): the column of z^l each perturbation moves, and by how much per
     unit step -> (K,).
     """
-    with np.errstate(divide="ignore", over="ignore"):  # a subnormal v: room inf, held below
-        room = np.where(v != 0, np.maximum(np.abs(z_moved), 1.0) / np.abs(v), np.inf).min(-1)
+    v_abs = np.abs(v)
+    room = np.full(v.shape, np.inf)
+    with np.errstate(over="ignore"):  # a subnormal v: room inf, held to 1 below
+        np.divide(np.maximum(np.abs(z_moved), 1.0), v_abs, out=room, where=v_abs > 0)
+    room = room.min(-1)
     return _power_of_two_steps(step_scale, np.where(np.isfinite(room), room, 1.0))
 
 
@@ -491,16 +502,15 @@ def _within_reach(step: np.ndarray, evaluate, rounds: int):
     Returns (estimate, error, crossed, reach, step), each shaped like step.
     """
     step = step.astype(np.float64)
-    estimate, error, reach = np.empty(step.shape), np.empty(step.shape), np.zeros(step.shape)
-    crossed = np.zeros(step.shape, dtype=bool)
-    pending = np.ones(step.shape, dtype=bool)
-    for round_ in range(rounds):
-        if round_ > 0:  # shrink what is out of reach by its excess, to a power of two
-            pending &= (reach > 1) & np.isfinite(reach)
-            step = np.ldexp(step, -np.ceil(np.log2(np.where(pending, reach, 1.0))).astype(int))
-        k = np.flatnonzero(pending.reshape(len(step), -1).any(-1))
-        if k.size == 0:
+    estimate, error, crossed, reach = evaluate(np.arange(len(step)), step)
+    for _ in range(rounds - 1):
+        pending = (reach > 1) & np.isfinite(reach)
+        if not pending.any():
             break
+        # shrink what is out of reach by its excess, to a power of two, and evaluate it again
+        excess = np.where(pending, reach, 1.0)
+        step = np.ldexp(step, -np.ceil(np.log2(excess)).astype(int))
+        k = np.flatnonzero(pending.reshape(len(step), -1).any(-1))
         keep = pending[k]
         for whole, part in zip(
             (estimate, error, crossed, reach), evaluate(k, step[k]), strict=True
@@ -801,14 +811,15 @@ def _direction_outputs(
         D_b = np.stack([d[l - 1][1] for d in directions])[:, None, :]  # (Q, 1, n_l)
         change = (h - trace.h[l - 1]) @ W if l > 1 else 0.0
         change = change + c[..., None, None] * (h @ D_W + D_b)
-        reach = np.maximum(reach, np.max(_reach(change, trace.reach[l]), axis=-1, initial=0.0))
+        if trace.reach[l] is not None:  # (Q, n) per row, or one float bound within reach
+            reach = np.maximum(reach, np.max(_reach(change, trace.reach[l]), axis=-1))
         z = trace.z[l] + change
         activation = ACTIVATIONS[arch.activations[l - 1]]
         if activation.kink is not None:
             crossed |= _crosses_kink(z, trace.z[l], activation.kink).any(-1)
         h = activation.phi(z)
     if trace.reach[L + 1] is not None:
-        reach = np.maximum(reach, _reach(h - trace.h[L], trace.reach[L + 1]).max(-1))
+        reach = np.maximum(reach, np.max(_reach(h - trace.h[L], trace.reach[L + 1]), axis=-1))
     return h, crossed, reach
 
 
