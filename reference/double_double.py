@@ -56,28 +56,38 @@ def _scaled(a: Array) -> tuple[Array, Array]:
     return np.where(large, a * 2.0**-64, a), np.where(large, 2.0**64, 1.0)
 
 
-def two_prod(a: Array, b: Array) -> DoubleDouble:
-    """a b = p + err exactly, p = fl(a b) (Dekker), unless err underflows; factors larger than
-    _LARGE are scaled by a power of two first, so that only a product that overflows does."""
-    (a, a_back), (b, b_back) = _scaled(a), _scaled(b)
-    back = a_back * b_back
+def _dekker_prod(a: Array, b: Array) -> DoubleDouble:
+    """(fl(a b), a b - fl(a b)) by Veltkamp's split: exact while nothing overflows."""
     p = a * b
     a_hi, a_lo = split(a)
     b_hi, b_lo = split(b)
-    err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def two_prod(a: Array, b: Array) -> DoubleDouble:
+    """a b = p + err exactly, p = fl(a b) (Dekker), unless err underflows; where a split or a
+    partial product overflows (factors past _LARGE), the factors are scaled by a power of two
+    and the product redone, so that only a product that overflows does. The common case pays
+    one test of err for it."""
     with np.errstate(over="ignore", invalid="ignore"):
+        p, err = _dekker_prod(a, b)
+        if np.isfinite(err).all():
+            return p, err
+        (a, a_back), (b, b_back) = _scaled(a), _scaled(b)
+        p, err = _dekker_prod(a, b)
+        back = a_back * b_back
         return p * back, err * back
 
 
 def two_square(a: Array) -> DoubleDouble:
     """a^2 = p + err exactly, p = fl(a^2), unless err underflows (large a as in two_prod)."""
-    a, back = _scaled(a)
-    back = back * back
-    p = a * a
-    a_hi, a_lo = split(a)
-    err = ((a_hi * a_hi - p) + 2 * a_hi * a_lo) + a_lo * a_lo
     with np.errstate(over="ignore", invalid="ignore"):
-        return p * back, err * back
+        p = a * a
+        a_hi, a_lo = split(a)
+        err = ((a_hi * a_hi - p) + 2 * a_hi * a_lo) + a_lo * a_lo
+        if np.isfinite(err).all():
+            return p, err
+    return two_prod(a, a)
 
 
 def dd_add(a: DoubleDouble, b: DoubleDouble) -> DoubleDouble:

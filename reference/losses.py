@@ -55,6 +55,11 @@ class Loss:
 
     `check_targets(y, n, n_L)` raises ValueError or TypeError if y is not a valid target for
     this loss; `targets` says in words what is valid.
+
+    `textbook_per_example(h, y)` is the L_i by the textbook formulas alone (what per_example
+    computes for complex h): accurate to a few ULP of the terms it sums, not of L_i, and 3 to
+    16 times faster. The finite differences evaluate it on millions of perturbed outputs;
+    their noise model counts the rounding of those terms.
     """
 
     name: str
@@ -63,6 +68,7 @@ class Loss:
     grad: Callable[[Array, np.ndarray], Array]
     check_targets: Callable[[np.ndarray, int, int], None]
     targets: str
+    textbook_per_example: Callable[[Array, np.ndarray], Array]
 
 
 # --- what every loss shares: float64 inside, the rows, the batch mean -----------------------
@@ -472,6 +478,7 @@ LOSSES: dict[str, Loss] = {
             _squared_error_grad,
             _check_regression_targets,
             "float (n, n_L)",
+            _squared_error_plain,
         ),
         Loss(
             "cross_entropy",
@@ -480,6 +487,7 @@ LOSSES: dict[str, Loss] = {
             _float64_grad(_cross_entropy_grad),
             _check_labels,
             "integer labels (n,) in [0, n_L)",
+            _cross_entropy_plain,
         ),
         Loss(
             "binary_cross_entropy",
@@ -488,6 +496,7 @@ LOSSES: dict[str, Loss] = {
             _float64_grad(_binary_cross_entropy_grad),
             _check_probabilities,
             "float (n, n_L) in [0, 1]",
+            _binary_cross_entropy_plain,
         ),
     )
 }

@@ -451,9 +451,10 @@ def _rounding_noise(
     it row i of every layer above. What the evaluations share cancels in their differences; what
     they round anew is: each sum z^m + Delta z^m, once (u |z^m|, weighed by G^m); each phi(z^m),
     within Rounding.reference_ulps ULPs (2u each) of |h^m| where its formula is not exact,
-    weighed by A^m; and the loss, within ROUNDING_ULPS eps of its terms. The magnitudes are
-    what matters: where h^{m-1} W^m and b^m cancel to a small z^m, or a huge h^m feeds a small
-    loss, the rounding of the large quantities far exceeds that of E itself.
+    weighed by A^m; and the loss (by its textbook formulas, Loss.textbook_per_example), within
+    ROUNDING_ULPS eps of its terms. The magnitudes are what matters: where h^{m-1} W^m and b^m
+    cancel to a small z^m, or a huge h^m feeds a small loss, the rounding of the large
+    quantities far exceeds that of E itself.
     """
     L = len(arch.sizes) - 1
     u = FLOAT64.u
@@ -561,7 +562,7 @@ def _central_layer(arch, params, trace, y, l, step_scale, controlled, rounding_n
             dz = _RICHARDSON_STEPS[:, None, None] * (s[c, None] * v[k[c]])  # (4, K, n)
             h_L, crossed, reach = _real_step_outputs(arch, params, trace, l, j_all[k[c]], dz)
             with np.errstate(over="ignore", invalid="ignore"):
-                E = loss.per_example(h_L, y).sum(-1) / n  # (4, K)
+                E = loss.textbook_per_example(h_L, y).sum(-1) / n  # (4, K)
                 out[0][c], out[1][c] = _richardson(E, s[c], rounding[k[c]])
             out[2][c], out[3][c] = crossed.any(-1), reach.max(-1)
         return out
@@ -656,7 +657,7 @@ def _central_units_layer(arch, params, trace, y, l, step_scale, controlled, roun
             dz = _RICHARDSON_STEPS[:, None, None] * t_j[c]  # (4, K, n)
             h_L, out[2][c], out[3][c] = _real_step_outputs(arch, params, trace, l, j[c], dz)
             with np.errstate(over="ignore", invalid="ignore"):
-                E_rows = loss.per_example(h_L, y)  # (4, K, n): each row's loss on its own
+                E_rows = loss.textbook_per_example(h_L, y)  # (4, K, n): each row's loss on its own
                 out[0][c], out[1][c] = _richardson(E_rows, t_j[c], noise[:, j[c]].T)
         return out
 
@@ -874,7 +875,7 @@ def directional_derivatives(
         q = slice(start, min(start + Q, len(directions)))
         c = _RICHARDSON_STEPS[:, None] * step[q]  # (4, Q)
         h_L, crossed, reach = _direction_outputs(arch, params, trace, directions[q], c)
-        E = loss.per_example(h_L, y).sum(-1) / n  # (4, Q)
+        E = loss.textbook_per_example(h_L, y).sum(-1) / n  # (4, Q)
         values[q], errors[q] = _richardson(E, step[q], rounding)
         errors[q] = np.where(crossed | (reach > 1), np.inf, errors[q] + relative[q])
     return values, errors
