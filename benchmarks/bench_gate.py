@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n2. per call: reference.gradients on one case, median of {calls} calls")
     inside, child = per_call(calls)
-    print(f"  in-process {inside * 1e6:.0f} us, isolated {child * 1e6:.0f} us: isolation costs ")
-    print(f"  {(child - inside) * 1e6:.0f} us per call")
+    print(f"  in-process {inside * 1e6:.0f} us, isolated {child * 1e6:.0f} us")
+    print(f"  isolation costs {(child - inside) * 1e6:.0f} us per call")
 
     print(f"\n3. per chunk ({CHUNK_CASES} cases): an empty task's round trip, median of {calls}")
     for name, seconds in per_chunk(min(calls, 200)):
