@@ -4,9 +4,10 @@ A run is cut into chunks of consecutive case indices, the same cut whatever runs
 is sent as a Job (the implementation's spec, the stream's seed and options, the dtype, the
 limits) and an index range; the cases are drawn, the implementation called (isolated in a child
 process of whichever process runs the chunk), the oracles consulted and the verdicts judged
-there; what comes back is a ChunkResult: counts, one byte per case, and the failures as
+there; what comes back is a ChunkResult: what a tally counts of each case, and the failures as
 Failure records, never arrays of the oracles. The gate's process merges the results in index
-order, so the report does not depend on where, or in which order, the chunks ran.
+order, so the report does not depend on where, or in which order, the chunks ran (nor does
+a run stopped by max_failures: it ends at the same failure as a serial run).
 
 Each process keeps one caller per job (one child process), reused from chunk to chunk; an
 implementation whose results depend on its earlier calls fails either way (the determinism
@@ -22,12 +23,13 @@ from types import SimpleNamespace
 
 from verification.cases import Case, CaseOptions, draw_case
 from verification.cases.shrink import shrink
-from verification.gate.isolation import Isolated, Limits
+from verification.gate.isolation import DEFAULT_MEMORY, Isolated, Limits
 from verification.gate.loading import load_implementation
 from verification.judge import Caller, InProcess, Verdict, judge
 from verification.judge.signature import SameFailure
 from verification.report import Failure, failure_from
-from verification.report.report import Tally
+from verification.report.failure import RunOptions
+from verification.report.report import Judged, Tally
 
 CHUNK_CASES = 50
 """Cases per chunk: enough to amortise sending a chunk to a cluster worker (a few ms), few
@@ -57,6 +59,18 @@ class Job:
             return self.impl
         return SimpleNamespace(__qualname__=self.label) if self.label else None
 
+    def repeated(self) -> RunOptions:
+        """What a failure's reproduction repeats of this run beyond its cases: the limits that
+        were set, and in_process for an implementation named by a spec but run in-process."""
+        repeated: list[tuple[str, object]] = []
+        if self.limits.timeout is not None:
+            repeated.append(("timeout", self.limits.timeout))
+        if self.limits.memory != DEFAULT_MEMORY:
+            repeated.append(("memory_limit", self.limits.memory))
+        if self.spec is not None and not self.isolated:
+            repeated.append(("in_process", True))
+        return tuple(repeated)
+
     def key(self) -> tuple:
         """This job's caller in this thread: a cluster worker may run chunks in threads, and a
         child process serves one caller at a time."""
@@ -65,12 +79,18 @@ class Job:
 
 @dataclass
 class ChunkResult:
-    """What judging a chunk of cases found (a Tally whose failures are all kept: at most
-    CHUNK_CASES), how long it took, and whether the implementation is the gate's own."""
+    """What judging a chunk of cases found, case by case from index `start` (at most
+    CHUNK_CASES records, so that a run stopped at its K-th failure can cut the chunk there:
+    tally()), how long it took, and whether the implementation is the gate's own."""
 
-    tally: Tally
+    start: int
+    judged: list[Judged]
     seconds: float = 0.0
     own: bool = False
+
+    def tally(self, max_failures: int | None = None) -> Tally:
+        """The chunk's tally, up to and including its max_failures-th failure if given."""
+        return Tally.of(self.start, self.judged, max_failures)
 
 
 _CALLERS: dict[tuple, Caller] = {}
@@ -105,21 +125,24 @@ atexit.register(close_callers)
 
 def run_chunk(job: Job, start: int, stop: int, max_failures: int | None = None) -> ChunkResult:
     """Judge cases start..stop-1 of the job's stream, here; stop after `max_failures` failing
-    cases (the tally then covers the cases judged)."""
+    cases (the result then covers the cases judged)."""
     began = time.perf_counter()
     caller = caller_for(job)
-    tally = Tally(first_index=start)
+    judged, failed = [], 0
     for index in range(start, stop):
         case = draw_case(job.seed, index, job.options)
         verdict = judge(caller, case, job.dtype)
         failure = None
         if not verdict.passed:
-            failure = failure_from(verdict, job.spec, job.options, job.dtype, None, job.named())
-        tally.add(case, verdict.passed, verdict.skipped, failure, verdict.untrusted)
-        if max_failures is not None and tally.failed >= max_failures:
+            failure = failure_from(
+                verdict, job.spec, job.options, job.dtype, None, job.named(), job.repeated()
+            )
+            failed += 1
+        judged.append(Judged.of(case, verdict.passed, verdict.skipped, verdict.untrusted, failure))
+        if max_failures is not None and failed >= max_failures:
             break
     own = job.own or bool(getattr(caller, "own", False))
-    return ChunkResult(tally, time.perf_counter() - began, own)
+    return ChunkResult(start, judged, time.perf_counter() - began, own)
 
 
 def shrink_failure(job: Job, index: int) -> Failure | None:
@@ -133,7 +156,9 @@ def shrink_failure(job: Job, index: int) -> Failure | None:
         return None
     fails = SameFailure(verdict, lambda candidate: judge(caller, candidate, job.dtype))
     shrink(case, fails)  # a candidate must fail the same way (judge.signature)
-    return failure_from(verdict, job.spec, job.options, job.dtype, fails.last, job.named())
+    return failure_from(
+        verdict, job.spec, job.options, job.dtype, fails.last, job.named(), job.repeated()
+    )
 
 
 def judge_one(job: Job, case: Case) -> Verdict:

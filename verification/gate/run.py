@@ -185,25 +185,31 @@ def _run(
     progress: Callable[[int, int, int], None] | None,
     jsonl: IO[str] | None,
 ) -> tuple[Tally, str | None, bool]:
-    """Judge every chunk, here (pool None) or on the pool; merge as they come. Returns the
-    tally, why it stopped early (or None), and whether the implementation was the gate's own."""
+    """Judge every chunk, here (pool None) or on the pool, and merge them in index order (a
+    chunk that finishes early waits for those before it), so that the failures streamed to
+    `jsonl` come in index order and a run stopped by max_failures ends at the same failure as
+    a serial run. Returns the tally, why it stopped early (or None), and whether the
+    implementation was the gate's own."""
     total = sum(stop - start for start, stop in chunks)
     tally = Tally(first_index=chunks[0][0])
     own = False
     done = 0
 
     def take(result: ChunkResult) -> bool:
+        """Merge the next chunk by index; True once the run has max_failures failures."""
         nonlocal done, own
-        tally.merge(result.tally)
+        left = None if max_failures is None else max_failures - tally.failed
+        part = result.tally(left)
+        tally.merge(part)
         own = own or result.own
-        done += len(result.tally.outcomes)
+        done += len(part.outcomes)
         if jsonl is not None:
-            for failure in result.tally.failures:
+            for failure in part.failures:
                 jsonl.write(json.dumps(jsonable(failure.to_dict()), allow_nan=False) + "\n")
             jsonl.flush()
         if progress is not None:
             progress(done, total, tally.failed)
-        return max_failures is not None and tally.failed >= max_failures
+        return left is not None and part.failed >= left
 
     def stop_note() -> str:
         return f"after {tally.failed} failing cases (--max-failures {max_failures})"
@@ -214,12 +220,20 @@ def _run(
             if take(run_chunk(job, start, stop, left)):
                 return tally, stop_note(), own
         return tally, None, own
-    futures: list[Future] = [pool.submit(run_chunk, job, start, stop) for start, stop in chunks]
+    futures: dict[Future, int] = {
+        pool.submit(run_chunk, job, start, stop, max_failures): start for start, stop in chunks
+    }
+    waiting: dict[int, ChunkResult] = {}
+    order = iter(chunks)
+    next_start = next(order)[0]
     for future in as_completed(futures):
-        if take(future.result()):
-            for other in futures:
-                other.cancel()
-            return tally, stop_note(), own
+        waiting[futures[future]] = future.result()
+        while next_start in waiting:
+            if take(waiting.pop(next_start)):
+                for other in futures:
+                    other.cancel()
+                return tally, stop_note(), own
+            next_start = next(order, (None, None))[0]
     return tally, None, own
 
 

@@ -82,7 +82,14 @@ def impl_label(impl: object) -> tuple[str, str | None]:
     return "impl", f"the {type(impl).__name__} object"
 
 
-def _option_words(options: CaseOptions, dtype: str) -> list[tuple[str, object]]:
+RunOptions = tuple[tuple[str, object], ...]
+"""Options of a run beyond its cases' that a reproduction must repeat, as (name, value) in the
+names of verification.check: ("timeout", 0.5), ("memory_limit", 2**30), ("in_process", True)."""
+
+
+def _option_words(
+    options: CaseOptions, dtype: str, run: RunOptions = ()
+) -> list[tuple[str, object]]:
     """The options that differ from the defaults, as (name, value)."""
     default = CaseOptions()
     chosen: list[tuple[str, object]] = []
@@ -96,27 +103,40 @@ def _option_words(options: CaseOptions, dtype: str) -> list[tuple[str, object]]:
             chosen.append((name, getattr(options, name)))
     if dtype != "float64":
         chosen.append(("dtype", dtype))
-    return chosen
+    return chosen + list(run)
 
 
-def reproduction(spec: str | None, seed: int, index: int, options: CaseOptions, dtype: str) -> str:
+def reproduction(
+    spec: str | None, seed: int, index: int, options: CaseOptions, dtype: str, run: RunOptions = ()
+) -> str:
     """The one-line command that judges this case alone (with --impl MODULE:FUNCTION as a
     stand-in when the implementation cannot be named; python_reproduction then says more)."""
     words = ["python", "-m", "verification", "--impl", spec or "MODULE:FUNCTION"]
     words += ["--seed", str(seed), "--case", str(index)]
-    for name, value in _option_words(options, dtype):
-        text = ",".join(value) if isinstance(value, list) else str(value)
-        words += ["--" + name.replace("_", "-"), text]
+    for name, value in _option_words(options, dtype, run):
+        words.append("--" + name.replace("_", "-"))
+        if isinstance(value, list):
+            words.append(",".join(value))
+        elif name == "memory_limit" and isinstance(value, int) and value % 2**20 == 0:
+            words.append(f"{value >> 20}M")
+        elif value is not True:  # a flag (--in-process) has no value
+            words.append(str(value))
     return shlex.join(words)
 
 
 def python_reproduction(
-    name: str, seed: int, index: int, options: CaseOptions, dtype: str, call: str
+    name: str,
+    seed: int,
+    index: int,
+    options: CaseOptions,
+    dtype: str,
+    call: str,
+    run: RunOptions = (),
 ) -> str:
     """`call`(name, seed=..., case=..., options...): the Python line that judges this case
     alone, e.g. verification.check(my_gradients, seed=0, case=3, activations=["tanh"])."""
     words = [name, f"seed={seed}", f"case={index}"]
-    words += [f"{option}={value!r}" for option, value in _option_words(options, dtype)]
+    words += [f"{option}={value!r}" for option, value in _option_words(options, dtype, run)]
     return f"{call}({', '.join(words)})"
 
 
@@ -354,10 +374,12 @@ def failure_from(
     dtype: str,
     smallest: Verdict | None,
     impl: object = None,
+    run: RunOptions = (),
 ) -> Failure:
     """The Failure of a failed verdict; `smallest` is the smallest failing case's verdict (the
     case itself if shrinking found none smaller), or None if it was not shrunk; `impl` the
-    implementation judged (for the Python reproduction), None for result files."""
+    implementation judged (for the Python reproduction), None for result files; `run` the
+    run's options that its reproductions repeat (RunOptions)."""
     main, *others = verdict.findings
     case = verdict.case
     worst = next((m for m in main.mismatches if m.layer == main.layer), None)
@@ -367,14 +389,14 @@ def failure_from(
         if spec is not None and (impl_is is not None or not spec.endswith(f":{name}")):
             name, impl_is = repr(spec), None  # given as a spec, or named by one: call it so
         python = python_reproduction(
-            name, case.seed, case.index, options, dtype, "verification.check"
+            name, case.seed, case.index, options, dtype, "verification.check", run
         )
     return Failure(
         case=_case_fields(case),
         kind=main.kind,
         message=main.message,
         reproduce=(
-            reproduction(spec, case.seed, case.index, options, dtype)
+            reproduction(spec, case.seed, case.index, options, dtype, run)
             if spec is not None or python is None
             else python
         ),

@@ -22,6 +22,30 @@ MAX_KEPT_FAILURES = 100
 index, and streamed to --jsonl if asked."""
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What a tally keeps of one judged case: the names it is counted under (activation, loss,
+    depth, regime: Judged.of), its verdict, its unjudged entries, and its failure if any."""
+
+    keys: dict[str, tuple[str, ...]]
+    passed: bool
+    skipped: int
+    untrusted: int
+    failure: Failure | None
+
+    @classmethod
+    def of(
+        cls, case: Case, passed: bool, skipped: int, untrusted: int, failure: Failure | None
+    ) -> "Judged":
+        keys = {
+            "activation": tuple(sorted(set(case.arch.activations))),
+            "loss": (case.arch.loss,),
+            "depth": (str(case.arch.L),),
+            "regime": (case.regime,),
+        }
+        return cls(keys, passed, skipped, untrusted, failure)
+
+
 @dataclass
 class Tally:
     """The counts of a run so far, merged from verdicts or from chunks of a run."""
@@ -34,37 +58,31 @@ class Tally:
     skipped: int = 0
     untrusted: int = 0
 
-    def count(self, case: Case, passed: bool) -> None:
-        """Count one judged case under its activations, loss, depth and regime."""
-        keys = {
-            "activation": set(case.arch.activations),
-            "loss": {case.arch.loss},
-            "depth": {str(case.arch.L)},
-            "regime": {case.regime},
-        }
-        for what, names in keys.items():
+    @classmethod
+    def of(cls, first_index: int, judged: list[Judged], max_failures: int | None = None) -> "Tally":
+        """The tally of consecutive judged cases from first_index, up to and including the
+        max_failures-th failure (all of them if None)."""
+        tally = cls(first_index=first_index)
+        for one in judged:
+            tally.add(one)
+            if max_failures is not None and tally.failed >= max_failures:
+                break
+        return tally
+
+    def add(self, judged: Judged) -> None:
+        """Add one judged case, the next by index."""
+        for what, names in judged.keys.items():
             for name in names:
                 cell = self.counts.setdefault(what, {}).setdefault(name, [0, 0])
-                cell[0] += passed
+                cell[0] += judged.passed
                 cell[1] += 1
-
-    def add(
-        self,
-        case: Case,
-        verdict_passed: bool,
-        skipped: int,
-        failure: Failure | None,
-        untrusted: int = 0,
-    ) -> None:
-        """Add one judged case, the next by index."""
-        self.count(case, verdict_passed)
-        self.outcomes.append(verdict_passed)
-        self.skipped += skipped
-        self.untrusted += untrusted
-        if failure is not None:
+        self.outcomes.append(judged.passed)
+        self.skipped += judged.skipped
+        self.untrusted += judged.untrusted
+        if judged.failure is not None:
             self.failed += 1
             if len(self.failures) < MAX_KEPT_FAILURES:
-                self.failures.append(failure)
+                self.failures.append(judged.failure)
 
     def merge(self, other: "Tally") -> None:
         """Add the tally of other cases (a chunk's); any order of merging gives the same."""
@@ -167,9 +185,8 @@ class Report:
         cls, impl: str, seed: int, verdicts: list[Verdict], failures: list[Failure], seconds: float
     ) -> "Report":
         """The report of verdicts judged one by one (golden vectors)."""
-        tally = Tally(first_index=0)
-        for v in verdicts:
-            tally.add(v.case, v.passed, v.skipped, None, v.untrusted)
+        judged = [Judged.of(v.case, v.passed, v.skipped, v.untrusted, None) for v in verdicts]
+        tally = Tally.of(0, judged)
         tally.failures, tally.failed = failures[:MAX_KEPT_FAILURES], len(failures)
         return cls.from_tally(tally, impl=impl, seed=seed, seconds=seconds)
 

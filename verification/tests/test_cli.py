@@ -132,15 +132,48 @@ def test_the_reproduction_command_reproduces_the_failure(buggy, capsys):
     assert failure.message in out
 
 
-def test_workers_give_the_same_report_as_a_serial_run(buggy):
+def test_the_reproduction_repeats_the_limits_and_in_process_of_the_run(buggy, capsys):
     from verification import check
 
-    serial = check(f"{buggy}:gradients", cases=12, seed=5, shrink_failures=0).to_dict()
-    parallel = check(f"{buggy}:gradients", cases=12, seed=5, workers=2, shrink_failures=0)
-    parallel = parallel.to_dict()
-    serial.pop("seconds")
-    parallel.pop("seconds")
-    assert parallel == serial
+    report = check(
+        f"{buggy}:gradients", cases=2, timeout=7.5, memory_limit=3 << 29, in_process=True
+    )
+    failure = report.failures[0]
+    words = failure.reproduce.split()
+    assert words[-5:] == ["--timeout", "7.5", "--memory-limit", "1536M", "--in-process"], words
+    assert "timeout=7.5, memory_limit=1610612736, in_process=True)" in failure.python
+    assert main(words[3:]) == 1
+    assert "not isolated" in capsys.readouterr().out
+
+
+def test_workers_give_the_same_report_and_failure_stream_as_a_serial_run(
+    buggy, tmp_path, monkeypatch
+):
+    """Even stopped by max_failures: the chunks (of 2 cases here, 6 of them on 2 workers)
+    finish in any order, but are merged in index order, and the run ends at the same failure
+    as a serial run's, with the same failures streamed to --jsonl, in the same order."""
+    from verification import check
+    from verification.gate import run
+
+    monkeypatch.setattr(run, "CHUNK_CASES", 2)
+    reports, streams = [], []
+    for workers in (1, 2):
+        jsonl = tmp_path / f"failures-{workers}.jsonl"
+        report = check(
+            f"{buggy}:gradients",
+            cases=12,
+            seed=5,
+            workers=workers,
+            max_failures=3,
+            jsonl=jsonl,
+            shrink_failures=0,
+        ).to_dict()
+        report.pop("seconds")
+        reports.append(report)
+        streams.append([json.loads(line)["case"]["index"] for line in jsonl.open()])
+    assert reports[0] == reports[1]
+    assert reports[0]["failed"] == 3 and reports[0]["stopped"], reports[0]
+    assert streams[0] == streams[1] == reports[0]["failed_cases"], streams
 
 
 def test_the_readme_example_fails_with_the_factor_n_hint():
