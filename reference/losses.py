@@ -21,6 +21,7 @@ squared_error is inf once h - y overflows.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -116,60 +117,55 @@ ArrayOfHY = Callable[[Array, np.ndarray], Array]
 """f(h, y) -> an array: the L_i (..., n) or dE/dh^L (n, n_L)."""
 
 
-def _per_example(rows: RowsDD, plain: ArrayOfHY) -> ArrayOfHY:
-    """per_example(h, y): the double-double rows rounded once, in the dtype of h."""
-
-    def per_example(h: Array, y: np.ndarray) -> Array:
-        if np.iscomplexobj(h):
-            return plain(h, y)
-        with np.errstate(over="ignore", invalid="ignore"):
-            L = _rows_in_blocks(rows, _in_float64(h), _in_float64(y))
-            hi, lo = finite_or_zero_lo(L)
-        return (hi + lo).astype(h.dtype, copy=False)
-
-    return per_example
+# per_example, value and grad below take the loss's own functions as their first arguments and
+# are bound to them with functools.partial in LOSSES: plain functions rather than closures made
+# at import, so that what they do runs (and can be mutated and tested) at call time.
 
 
-def _value(rows: RowsDD, plain: ArrayOfHY) -> Callable[[Array, np.ndarray], float | complex]:
-    """value(h, y) = E, the batch mean of the double-double rows, rounded once."""
+def _per_example(rows: RowsDD, plain: ArrayOfHY, h: Array, y: np.ndarray) -> Array:
+    """L_i for each row: rows(h, y) in double-double, rounded once, in the dtype of h (plain(h, y)
+    for complex h). Shapes: h (..., n, n_L) -> (..., n)."""
+    if np.iscomplexobj(h):
+        return plain(h, y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        L = _rows_in_blocks(rows, _in_float64(h), _in_float64(y))
+        hi, lo = finite_or_zero_lo(L)
+    return (hi + lo).astype(h.dtype, copy=False)
 
-    def value(h: Array, y: np.ndarray) -> float | complex:
-        n = h.shape[0]
-        if np.iscomplexobj(h):
-            return plain(h, y).sum() / n
-        with np.errstate(over="ignore", invalid="ignore"):
-            L = _rows_in_blocks(rows, _in_float64(h), _in_float64(y))
-            total = finite_or_zero_lo(sum_last_axis(L))
-            # past 2^990, dd_div's products would overflow: divide 2^-64 total, scale back
-            scale = 2.0**64 if abs(total[0]) > 2.0**990 else 1.0
-            E = _over_n((total[0] / scale, total[1] / scale), n) * scale
-        return h.dtype.type(E if np.isfinite(total[0]) else total[0])
 
-    return value
+def _value(rows: RowsDD, plain: ArrayOfHY, h: Array, y: np.ndarray) -> float | complex:
+    """E = (1/n) sum_i L_i: the double-double rows summed in double-double, divided by n and
+    rounded once, as a scalar of the dtype of h. Shapes: h (n, n_L) -> ()."""
+    n = h.shape[0]
+    if np.iscomplexobj(h):
+        return plain(h, y).sum() / n
+    with np.errstate(over="ignore", invalid="ignore"):
+        L = _rows_in_blocks(rows, _in_float64(h), _in_float64(y))
+        total = finite_or_zero_lo(sum_last_axis(L))
+        # past 2^990, dd_div's products would overflow: divide 2^-64 total, scale back
+        scale = 2.0**64 if abs(total[0]) > 2.0**990 else 1.0
+        E = _over_n((total[0] / scale, total[1] / scale), n) * scale
+    return h.dtype.type(E if np.isfinite(total[0]) else total[0])
 
 
 GradOfBlock = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 """grad(h, y, n) -> dE/dh^L for a block of rows of float64 h (rows, n_L), n the batch size."""
 
 
-def _float64_grad(grad: GradOfBlock) -> ArrayOfHY:
-    """grad(h, y) computed in float64, a block of rows of about _BLOCK entries at a time (the
-    rows are independent), and rounded once to the dtype of h."""
-
-    def in_blocks(h: Array, y: np.ndarray) -> Array:
-        n, width = h.shape
-        h64, y64 = _in_float64(h), _in_float64(y)
-        if h.size <= _BLOCK:
-            out = grad(h64, y64, n)
-        else:
-            out, step = np.empty((n, width)), max(1, _BLOCK // width)
-            for start in range(0, n, step):
-                rows = slice(start, start + step)
-                out[rows] = grad(h64[rows], y64[rows], n)
-        return out.astype(h.dtype, copy=False)
-
-    in_blocks.__doc__ = grad.__doc__
-    return in_blocks
+def _float64_grad(grad: GradOfBlock, h: Array, y: np.ndarray) -> Array:
+    """dE/dh^L = grad(h, y, n) computed in float64, a block of rows of about _BLOCK entries at
+    a time (the rows are independent), and rounded once to the dtype of h. Shapes: h (n, n_L)
+    -> (n, n_L)."""
+    n, width = h.shape
+    h64, y64 = _in_float64(h), _in_float64(y)
+    if h.size <= _BLOCK:
+        out = grad(h64, y64, n)
+    else:
+        out, step = np.empty((n, width)), max(1, _BLOCK // width)
+        for start in range(0, n, step):
+            rows = slice(start, start + step)
+            out[rows] = grad(h64[rows], y64[rows], n)
+    return out.astype(h.dtype, copy=False)
 
 
 def _over_n(a: DoubleDouble, n: int) -> np.ndarray:
@@ -473,8 +469,8 @@ LOSSES: dict[str, Loss] = {
     for loss in (
         Loss(
             "squared_error",
-            _per_example(_squared_error_rows, _squared_error_plain),
-            _value(_squared_error_rows, _squared_error_plain),
+            partial(_per_example, _squared_error_rows, _squared_error_plain),
+            partial(_value, _squared_error_rows, _squared_error_plain),
             _squared_error_grad,
             _check_regression_targets,
             "float (n, n_L)",
@@ -482,18 +478,18 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             "cross_entropy",
-            _per_example(_cross_entropy_rows, _cross_entropy_plain),
-            _value(_cross_entropy_rows, _cross_entropy_plain),
-            _float64_grad(_cross_entropy_grad),
+            partial(_per_example, _cross_entropy_rows, _cross_entropy_plain),
+            partial(_value, _cross_entropy_rows, _cross_entropy_plain),
+            partial(_float64_grad, _cross_entropy_grad),
             _check_labels,
             "integer labels (n,) in [0, n_L)",
             _cross_entropy_plain,
         ),
         Loss(
             "binary_cross_entropy",
-            _per_example(_binary_cross_entropy_rows, _binary_cross_entropy_plain),
-            _value(_binary_cross_entropy_rows, _binary_cross_entropy_plain),
-            _float64_grad(_binary_cross_entropy_grad),
+            partial(_per_example, _binary_cross_entropy_rows, _binary_cross_entropy_plain),
+            partial(_value, _binary_cross_entropy_rows, _binary_cross_entropy_plain),
+            partial(_float64_grad, _binary_cross_entropy_grad),
             _check_probabilities,
             "float (n, n_L) in [0, 1]",
             _binary_cross_entropy_plain,

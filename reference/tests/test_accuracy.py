@@ -30,6 +30,7 @@ to show that it can fail.
 import functools
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -561,6 +562,51 @@ def test_exact_gelu_tanh_slope_is_correctly_rounded() -> None:
         assert got == expected, f"gelu_tanh'({z!r}) = {got!r}, but should be {expected!r}"
 
 
+def test_gelu_tanh_slope_at_its_zero_is_within_4_ulp_and_warns_nothing() -> None:
+    """At z0, the double nearest the zero of phi', 1 + e + w rounds to exactly 0: the
+    amplification |1 + 2e + w| / |1 + e + w| is infinite there, which must send z0 to the decimal
+    module without a division warning."""
+    z0 = _switch_points()[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ACTIVATIONS["gelu_tanh"].dphi(np.array([z0]))
+    with mp.workdps(DPS):
+        expected = to_exact([exact.dphi("gelu_tanh", z0)])
+    error = ulp_errors(got, expected)[0]
+    assert error <= MAX_ULP, (
+        f"gelu_tanh'({z0!r}) = {got[0]!r}, {error:.3g} ULP from the exact {expected.hi[0]!r}"
+    )
+
+
+# The decimal module decides only z whose amplification exceeds FALLBACK_RTOL / EXP_DD_RTOL =
+# 2^37; next to z0 the amplification is about 0.12 / |z - z0| (1.3e8 at 2^-30 from z0), so
+# only z within about 2^-40 of z0 reach it. 2^-30 leaves a margin of 2^10 for that estimate.
+DECIMAL_REACH = 2.0**-30
+
+
+def test_gelu_tanh_slope_asks_the_decimal_module_only_next_to_its_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decimal fallback costs about a millisecond a point: exp_dd serves every z but the few
+    closest to z0 (reference.decimal_fallback)."""
+    import reference.activations
+
+    asked: list[float] = []
+
+    def counted(z: float) -> float:
+        asked.append(z)
+        return exact_gelu_tanh_slope(z)
+
+    monkeypatch.setattr(reference.activations, "exact_gelu_tanh_slope", counted)
+    z0 = _switch_points()[-1]
+    ACTIVATIONS["gelu_tanh"].dphi(z0 + np.linspace(-1e-3, 1e-3, 41))
+    far = [z for z in asked if abs(z - z0) > DECIMAL_REACH]
+    assert asked and not far, (
+        f"the decimal module decided {len(asked)} of 41 points within 1e-3 of z0 = {z0!r}, "
+        f"{len(far)} of them farther than 2^-30 from it (e.g. {far[:2]}), but should decide z0 only"
+    )
+
+
 # --- the complex path -----------------------------------------------------------------------
 
 
@@ -743,7 +789,17 @@ def squared_error_rows() -> tuple[LossRows, ...]:
     h = y + rng.choice([-1, 1], y.shape) * 10.0 ** rng.uniform(-170, -161, y.shape)
     y[:10], h[:10] = 0.0, np.sqrt(rng.uniform(0.3, 0.45, (10, 32))) * 2.0**-537
     subnormal = loss_rows("squared_error", "subnormal squares", h, y)
-    return grid, random, subnormal
+    # rows below 2^-900 (summed again at a scale where every square is a normal double) whose
+    # h - y is inexact, h and y being of different sizes: the low part of h - y counts there too
+    h = rng.choice([-1, 1], (40, 3)) * 10.0 ** rng.uniform(-160, -140, (40, 3))
+    y = rng.standard_normal((40, 3)) * 10.0 ** rng.uniform(-175, -158, (40, 3))
+    tiny = loss_rows("squared_error", "tiny rows, h - y inexact", h, y)
+    # differences past 2^500, large against y (1e140), so that h - y has a low part: squares up
+    # to 2^1010, which with a batch's sum of them stay finite
+    y = rng.standard_normal((40, 3)) * 1e140
+    h = y + rng.choice([-1, 1], y.shape) * 2.0 ** rng.uniform(500, 505, y.shape)
+    huge = loss_rows("squared_error", "differences past 2^500", h, y)
+    return grid, random, subnormal, tiny, huge
 
 
 @functools.cache
@@ -787,6 +843,11 @@ def cross_entropy_rows() -> tuple[LossRows, ...]:
     ]
     h = np.array([r for pair in rows for r in pair] + [[0.0, 0.0, 0.0, 0.0], [5.0, 5.0, -1.0, 5.0]])
     blocks.append(("huge logits, ties", h, np.resize(np.arange(4), h.shape[0])))
+    # a row whose h - m overflows to -inf (logits of +-1.7e308) in a batch of rows whose h - m is
+    # inexact (logits from -1e-3 to -560): the others keep the low parts of their e^(h - m)
+    h = -(10.0 ** rng.uniform(-3, 2.75, (14, 4)))
+    h[::7] = [1.7e308, -1.7e308, 1.0, 0.0]
+    blocks.append(("h - m overflowing beside inexact rows", h, rng.integers(0, 4, h.shape[0])))
     # a single output: softmax = 1, L_i = 0, dE/dh = 0
     h = rng.standard_normal((10, 1)) * 100
     blocks.append(("one output", h, np.zeros(10, dtype=np.int64)))
@@ -837,7 +898,13 @@ def binary_cross_entropy_rows() -> tuple[LossRows, ...]:
     y = np.where(rng.random(h.shape) < 0.5, 0.0, rng.integers(0, 50, h.shape) * 5e-324)
     h[:10], y[:10] = -rng.uniform(745.2, 745.8, (10, 16)), 0.0
     subnormal = loss_rows("binary_cross_entropy", "subnormal terms", h, y)
-    return grid, close, random, special, subnormal
+    # y an odd multiple of 2^-54 below 1/2, so that 1 - y is not a double (its low part is
+    # +-2^-54), and h small and positive: sigma(h) - y = (1 - y) - sigma(-h) is 1e-10 to 1e-3,
+    # of which that low part is up to 2^-20
+    h = 10.0 ** rng.uniform(-9, -2, (40, 4))
+    y = 0.5 - (2 * rng.integers(0, 2**19, h.shape) + 1) * 2.0**-54
+    inexact = loss_rows("binary_cross_entropy", "1 - y inexact, h near 0", h, y)
+    return grid, close, random, special, subnormal, inexact
 
 
 LOSS_ROWS: dict[str, Callable[[], tuple[LossRows, ...]]] = {
@@ -930,6 +997,118 @@ def check_loss(name: str, loss: Loss) -> list[Worst]:
 def test_every_loss_gradient_L_i_and_E_are_within_4_ulp_of_themselves(name: str) -> None:
     rows = check_loss(name, LOSSES[name])
     assert all(r.over == 0 for r in rows), table(f"{name} against mpmath", rows, MAX_ULP)
+
+
+# squared_error's L_i = 1/2 sum_k (h_k - y_k)^2 involves no exp or log: h - y (two_sum) and each
+# square (two_square) are exact, 2 d_hi d_lo is off by 2^-53 of itself (< 2^-104 of d^2), the
+# omitted d_lo^2 is < 2^-106 of d^2, and the double-double sum of the nonnegative squares is off
+# by about 2^-100 n_L of the row sum. So L_i is the exact value correctly rounded, to about
+# 2^-45 ULP (n_L <= 32). Rows below 2^-900 are summed at 2^128 times their size, rounded there
+# and scaled back: exact for a normal L_i, a second rounding for a subnormal one (< 1 ULP).
+ROUNDED_ONCE_ULP = 0.5 + 2.0**-40
+ROUNDED_TWICE_ULP = 1.0  # a subnormal L_i: two roundings of at most half a unit each
+
+
+def test_squared_error_L_i_are_correctly_rounded() -> None:
+    """Tighter than the 4 ULP that every loss meets: nothing in L_i but the final rounding."""
+    tiny = float(np.finfo(np.float64).tiny)
+    results = []
+    for rows in squared_error_rows():
+        got = LOSSES["squared_error"].per_example(rows.h.copy(), rows.y.copy())
+        with mp.workdps(DPS):
+            expected = to_exact(rows.L)
+        errors = ulp_errors(got, expected)
+        bound = np.where(np.abs(expected.hi) < tiny, ROUNDED_TWICE_ULP, ROUNDED_ONCE_ULP)
+
+        def where(i: int, label: str = rows.label) -> str:
+            return f"{label}: row {i}"
+
+        # errors / bound * ROUNDED_ONCE_ULP: one scale for both bounds, so that over counts both
+        scaled = errors / bound * ROUNDED_ONCE_ULP
+        results.append(worst("squared_error L_i", scaled, got, expected, where, ROUNDED_ONCE_ULP))
+    assert all(r.over == 0 for r in results), table(
+        "squared_error L_i (subnormal ones against 1 ULP, scaled to this bound)",
+        results,
+        ROUNDED_ONCE_ULP,
+    )
+
+
+# L_i = (m - h_y) + log T for a label 90 or more below the maximum m and a third logit m - c,
+# c in [10, 40]: log T = log(1 + e^-c + e^(h_y - m)) < 5e-5 is computed to 2^-51 of itself, an
+# error below 2^-65, that is 2^-19 of an ULP of L_i >= 90. The rest is exact (m - h_y, carried
+# in double-double, h_y having bits below m's last) or about 2^-100 of L_i: L_i rounded once.
+GAP_PLUS_LOG_T_ULP = 0.5 + 2.0**-16
+
+
+def test_cross_entropy_L_i_far_below_the_maximum_are_correctly_rounded() -> None:
+    """m - h_y is exact as a double-double, so its low part must count, with its sign: log T
+    of the order of an ULP of L_i decides the rounding of m - h_y + log T."""
+    rng = np.random.default_rng(23)
+    m = 10.0 ** rng.uniform(2, 15, 400)
+    h_y = rng.standard_normal(400) * 10.0 ** rng.uniform(-3, 1, 400)
+    h = np.stack([m, h_y, m - rng.uniform(10, 40, 400)], axis=1)
+    rows = loss_rows("cross_entropy", "h_y far below m", h, np.ones(400, dtype=np.int64))
+    got = LOSSES["cross_entropy"].per_example(h, rows.y)
+    with mp.workdps(DPS):
+        expected = to_exact(rows.L)
+    result = worst(
+        "cross_entropy L_i",
+        ulp_errors(got, expected),
+        got,
+        expected,
+        lambda i: f"h = {h[i].tolist()}, y = 1",
+        GAP_PLUS_LOG_T_ULP,
+    )
+    assert result.over == 0, table("L_i = m - h_y + log T", [result], GAP_PLUS_LOG_T_ULP)
+
+
+def test_binary_cross_entropy_L_i_of_large_logits_are_correctly_rounded() -> None:
+    """For |h| >= 50 and w = 1 - y (h >= 0) or y (h < 0) at least 1e-3, each term w |h| +
+    log1p(e^-|h|) is w |h| to 2^-67 of itself: log1p's and exp's errors reach L_i at 2^-119, and
+    w |h| is a double-double product (1 - y carried exactly, with its low part; |h| up to 1e300,
+    where the product is scaled first). L_i is then rounded once: ROUNDED_ONCE_ULP."""
+    rng = np.random.default_rng(24)
+    h = rng.choice([-1, 1], (200, 3)) * 10.0 ** rng.uniform(1.7, 300, (200, 3))
+    h[150:] = h[150:] / np.abs(h[150:]) * 10.0 ** rng.uniform(298, 300, (50, 3))  # past 2^990
+    y = rng.uniform(1e-3, 1 - 1e-3, h.shape)
+    rows = loss_rows("binary_cross_entropy", "|h| >= 50", h, y)
+    got = LOSSES["binary_cross_entropy"].per_example(h, y)
+    with mp.workdps(DPS):
+        expected = to_exact(rows.L)
+    result = worst(
+        "binary_cross_entropy L_i",
+        ulp_errors(got, expected),
+        got,
+        expected,
+        lambda i: f"h = {h[i].tolist()}, y = {y[i].tolist()}",
+        ROUNDED_ONCE_ULP,
+    )
+    assert result.over == 0, table("L_i = sum_k w_k |h_k|", [result], ROUNDED_ONCE_ULP)
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_cross_entropy_L_i_with_leading_axes_are_within_4_ulp_of_themselves(n: int) -> None:
+    """h of shape (K, n, n_L), as the finite differences pass it: K copies of a batch of n rows
+    with one set of labels. The rows where the label dominates (their others summed again where
+    no term is subnormal) keep their accuracy with the leading axis too."""
+    results = []
+    for rows in cross_entropy_rows():
+        if not rows.label.startswith("label dominant"):  # these have every label 0
+            continue
+        K = rows.h.shape[0] // n
+        got = LOSSES["cross_entropy"].per_example(
+            rows.h[: K * n].reshape(K, n, -1).copy(), np.zeros(n, dtype=np.int64)
+        )
+        assert got.shape == (K, n), f"L_i of h ({K}, {n}, n_L) has shape {got.shape}"
+        with mp.workdps(DPS):
+            expected = to_exact(rows.L[: K * n])
+
+        def where(i: int, label: str = rows.label) -> str:
+            return f"{label}: h[{i // n}, {i % n}]"
+
+        results.append(worst("cross_entropy L_i", ulp_errors(got, expected), got, expected, where))
+    assert len(results) == 3, f"{len(results)} blocks of rows with every label 0, expected 3"
+    assert all(r.over == 0 for r in results), table(f"h (K, {n}, n_L)", results, MAX_ULP)
 
 
 # The formulas this module replaced, planted: each must fail the check above.

@@ -63,3 +63,25 @@ def test_gelu_tanh_slope_is_0_and_1_in_the_tails_up_to_the_largest_float() -> No
     with np.errstate(over="ignore", invalid="ignore"):
         dphi = reference.ACTIVATIONS["gelu_tanh"].dphi(z)
     np.testing.assert_array_equal(dphi, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_gelu_tanh_of_huge_z_is_z_or_minus_0_and_warns_nothing() -> None:
+    """Past |z| = 40, sigma(v) is 1 or underflows: phi(z) is z to the last bit (z > 0) or -0.0
+    (z < 0, the sign of z); z^3 of a huge z must not overflow on the way."""
+    z = np.array([-1.7e308, -1e200, -41.0, 41.0, 1e200, 1.7e308])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        phi = reference.ACTIVATIONS["gelu_tanh"].phi(z)
+    np.testing.assert_array_equal(phi, [-0.0, -0.0, -0.0, 41.0, 1e200, 1.7e308])
+    assert np.signbit(phi[:3]).all(), f"phi({z[:3]}) = {phi[:3]}, but should be -0.0"
+
+
+@pytest.mark.parametrize("size", [4, 2 * 2**15 + 3], ids=["one block", "several blocks"])
+def test_gelu_tanh_keeps_the_sign_of_z_where_it_underflows(size: int) -> None:
+    """phi(z) = z sigma(v) has the sign of z: at z = -50 it is about -50 e^-5600, which rounds
+    to -0.0, also where phi is computed block by block (past 2^15 entries)."""
+    phi = reference.ACTIVATIONS["gelu_tanh"].phi(np.full(size, -50.0))
+    assert np.all(phi == 0) and np.signbit(phi).all(), (
+        f"gelu_tanh(-50) = {phi[~np.signbit(phi)][:1]} at {np.count_nonzero(~np.signbit(phi))} "
+        f"of {size} entries, but should be -0.0"
+    )

@@ -16,6 +16,7 @@ import pytest
 
 import reference
 from reference.tests.networks import ACTIVATION_NAMES, LOSS_NAMES, random_case
+from reference.validation import check_inputs
 
 EPS32 = np.finfo(np.float32).eps
 # float32 against float64 on the same numbers: a few layers of dot products of length <= 5,
@@ -83,6 +84,10 @@ def test_integer_regression_targets_are_computed_in_the_parameters_dtype() -> No
     )
     params = reference.init_params(arch, np.random.default_rng(0), dtype=np.float32)
     x, y = np.ones((4, 2), np.float32), np.arange(4).reshape(4, 1)
+    _, _, checked_y = check_inputs(arch.sizes, arch.loss, params, x, y)
+    assert checked_y.dtype == np.float32, (
+        f"check_inputs gives y of dtype {checked_y.dtype}, but should be float32 (the parameters')"
+    )
     bp = reference.backprop(arch, params, x, y)
     assert np.asarray(bp.E).dtype == np.float32
     assert all(g.dtype == np.float32 for grad in bp.grads for g in grad)
@@ -219,3 +224,38 @@ def test_complex_step_comparison_catches_a_relative_error_of_1e_minus_12(monkeyp
     bp = reference.backprop(case.arch, case.params, case.x, case.y)
     found = complex_step_mismatches(case, bp, rng)
     assert found and all(line.startswith(("layer 1", "layer 2")) for line in found), found
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_L_i_E_and_gradient_of_float32_h_are_float32(loss: str) -> None:
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((4, 3)).astype(np.float32)
+    # y as check_inputs gives it: labels as integers, float targets in the parameters' dtype
+    y = rng.integers(0, 3, 4) if loss == "cross_entropy" else rng.uniform(0, 1, (4, 3))
+    y = y if loss == "cross_entropy" else y.astype(np.float32)
+    L_i = reference.LOSSES[loss].per_example(h, y)
+    E = reference.LOSSES[loss].value(h, y)
+    grad = reference.LOSSES[loss].grad(h, y)
+    assert grad.dtype == np.float32, f"{loss}: dE/dh^L of float32 h has dtype {grad.dtype}"
+    assert L_i.dtype == np.float32, f"{loss}: L_i of float32 h has dtype {L_i.dtype}"
+    assert np.asarray(E).dtype == np.float32, (
+        f"{loss}: E of float32 h has dtype {np.asarray(E).dtype}"
+    )
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_L_i_and_E_of_float32_h_are_those_of_float64_rounded_once(loss: str) -> None:
+    """float32 h is computed in float64 and rounded to float32 at the end (reference.losses): the
+    L_i and E of float32 h and y are, bit for bit, those of the same numbers in float64, rounded
+    to float32 (so are the cross-entropies' dE/dh^L)."""
+    rng = np.random.default_rng(2)
+    h = (rng.standard_normal((64, 3)) * 10.0 ** rng.uniform(-2, 2, (64, 1))).astype(np.float32)
+    y = rng.integers(0, 3, 64) if loss == "cross_entropy" else rng.uniform(0, 1, (64, 3))
+    y32 = y if loss == "cross_entropy" else y.astype(np.float32)
+    y64 = y if loss == "cross_entropy" else y32.astype(np.float64)
+    f = reference.LOSSES[loss]
+    h64 = h.astype(np.float64)
+    np.testing.assert_array_equal(f.per_example(h, y32), f.per_example(h64, y64).astype(np.float32))
+    assert f.value(h, y32) == np.float32(f.value(h64, y64)), f"{loss}: E of float32 h"
+    if loss != "squared_error":  # (h - y) / n is computed in the dtype of h itself
+        np.testing.assert_array_equal(f.grad(h, y32), f.grad(h64, y64).astype(np.float32))
