@@ -2,6 +2,7 @@
 
     python benchmarks/bench_memory.py              # 10,000, 100,000 and 1,000,000 cases
     python benchmarks/bench_memory.py --quick      # 1,000, 5,000 and 10,000 cases
+    python benchmarks/bench_memory.py --marks 10000,100000     # marks of your choice
 
 One run of the gate on its reference (seed 0, default cases, --workers 2) up to the largest
 mark. As it passes each mark it reads the resident memory of every process of the run: the
@@ -60,7 +61,11 @@ def _memory() -> tuple[int, int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="marks of 1,000 to 10,000 cases")
-    marks = QUICK_MARKS if parser.parse_args(argv).quick else MARKS
+    parser.add_argument("--marks", help="comma-separated case counts, e.g. 10000,100000")
+    args = parser.parse_args(argv)
+    marks = QUICK_MARKS if args.quick else MARKS
+    if args.marks:
+        marks = tuple(sorted(int(mark) for mark in args.marks.split(",")))
     rows: list[tuple[int, float, tuple[int, int, int]]] = []
     start = time.perf_counter()
 

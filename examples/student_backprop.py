@@ -5,10 +5,11 @@ Run the gate on it:
     python -m verification --impl examples/student_backprop.py:gradients \\
         --activations tanh --losses squared_error
 
-It fails, naming the layer, the entry, the expected and the actual value, and hinting at the
+It fails, naming the layer, the entry, the expected and the actual value, and diagnosing the
 slip: the output error is missing the 1/n of the batch mean.
 """
 
+# --8<-- [start:code] (docs/tutorial.md shows the code from here to [end:code])
 import numpy as np
 
 
@@ -23,3 +24,6 @@ def gradients(arch, params, x, y):
         if l > 1:
             delta = (1 - h[l - 1] ** 2) * (delta @ params[l - 1][0].T)
     return grads
+
+
+# --8<-- [end:code]

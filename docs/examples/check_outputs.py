@@ -5,7 +5,7 @@
 
 Every ```console block whose first command is `python -m verification ...` or
 `python -m reference ...` is run again, from a scratch folder that holds this folder's example
-files (my_backprop.py, my_network.py, student.py, kinds.py, hostile.py) beside links to the
+files (my_backprop.py, my_network.py, kinds.py, hostile.py, zoo.py) beside links to the
 repository's examples/, reference/ and verification/. Each line the page shows must then appear
 in the real output, in the same order; `...` in a page stands for lines left out. Timings
 (`in 4.7 s (42.3 cases/s)`) and the folders of absolute paths are not compared. A block is

@@ -1,6 +1,6 @@
 // Backpropagation in a multi-layer perceptron, by hand, in plain JavaScript (no packages).
 //
-// The notation of "Backpropagation simply explained" (CONTRACT.md of backprop-oracle):
+// The notation of "Backpropagation simply explained" (docs/contract.md of backprop-oracle):
 // examples are rows; layer l counts from 1 to L; W^l is (n_{l-1}, n_l), b^l is (n_l,).
 //
 //   z^l     = h^{l-1} W^l + b^l                      preActivation
@@ -50,7 +50,7 @@ function times(A, B) {
   return A.map((row, i) => row.map((a, j) => a * B[i][j]));
 }
 
-// --- activations (CONTRACT section 2): phi and its derivative dphi --------------------------
+// --- activations (docs/contract.md, section 2): phi and its derivative dphi ----------------
 
 const LEAKY_SLOPE = 0.01;
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -95,7 +95,7 @@ const ACTIVATIONS = {
   },
 };
 
-// --- losses (CONTRACT section 3): E and dE/dh^L, both with the 1/n of the mean --------------
+// --- losses (docs/contract.md, section 3): E and dE/dh^L, both with the 1/n of the mean ----
 
 /** softmax of one row of logits, shifted by its maximum so that exp cannot overflow. */
 function softmax(row) {

@@ -162,8 +162,9 @@ def test_network_C_leaky_relu_slope_at_its_kink_is_one_hundredth() -> None:
 
 MP_DIGITS = 50
 # A 2-3-2 network: each entry is a sum of at most 3 products along each of 2 layers, each
-# factor within a few ULP (dphi within 4 ULP: README.md, "Testing"); 64 eps of the largest
-# entry of the array bounds that rounding with room, and is far below any error in a formula.
+# factor within a few ULP (dphi within 4 ULP of itself: docs/reference.md, "Using it", as
+# test_accuracy.py checks); 64 eps of the largest entry of the array bounds that rounding with
+# room, and is far below any error in a formula.
 SMALL_NETWORK_ROUNDING = 64 * EPS
 
 MP_PHI = {

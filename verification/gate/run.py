@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -41,6 +41,10 @@ from verification.report.files import jsonable
 from verification.report.report import Tally
 
 SHRUNK_FAILURES = 3  # failures shrunk per run: shrinking costs up to a few seconds each
+IN_FLIGHT = 256
+"""Chunks sent to a pool and not yet merged, at most: enough to keep a cluster of a hundred
+workers busy while one slow chunk holds up the merge; few enough (a chunk's result is about
+30 KB) that the run's memory does not grow with its length."""
 DEFAULT_SPEC = "reference:gradients"
 """What the gate judges without an implementation: this project's own reference."""
 
@@ -220,20 +224,31 @@ def _run(
             if take(run_chunk(job, start, stop, left)):
                 return tally, stop_note(), own
         return tally, None, own
-    futures: dict[Future, int] = {
-        pool.submit(run_chunk, job, start, stop, max_failures): start for start, stop in chunks
-    }
+    # A window of chunks in flight: a chunk is sent when one is merged, so that the results
+    # held here (sent, finished or waiting for an earlier chunk) never exceed IN_FLIGHT
+    # chunks, however many the run has: the run's memory stays flat.
+    sent: dict[Future, int] = {}
     waiting: dict[int, ChunkResult] = {}
+    to_send = iter(chunks)
     order = iter(chunks)
     next_start = next(order)[0]
-    for future in as_completed(futures):
-        waiting[futures[future]] = future.result()
+
+    def send() -> None:
+        while len(sent) + len(waiting) < IN_FLIGHT and (chunk := next(to_send, None)):
+            sent[pool.submit(run_chunk, job, *chunk, max_failures)] = chunk[0]
+
+    send()
+    while sent:
+        finished, _ = wait(sent, return_when=FIRST_COMPLETED)
+        for future in finished:
+            waiting[sent.pop(future)] = future.result()
         while next_start in waiting:
             if take(waiting.pop(next_start)):
-                for other in futures:
+                for other in sent:
                     other.cancel()
                 return tally, stop_note(), own
             next_start = next(order, (None, None))[0]
+        send()
     return tally, None, own
 
 

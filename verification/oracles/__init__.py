@@ -2,7 +2,10 @@
 
     torch_mirror        the same network written again in torch, differentiated by autograd
     finite_differences  central differences with Richardson, the complex step, directional
-                        derivatives: dE/dtheta from values of E alone, each with its error
+                        derivatives (a subpackage): dE/dtheta from values of E alone, each
+                        with its error
+    exact               the exact witness (a subpackage): backprop in ball arithmetic, every
+                        entry correctly rounded to float64
     tolerance           the rounding-error allowance: how far a correct gradient may lie from
                         the exact one, entry by entry
     rounding            what rounding can do to each activation (the terms of its formulas)

@@ -176,6 +176,44 @@ def test_workers_give_the_same_report_and_failure_stream_as_a_serial_run(
     assert streams[0] == streams[1] == reports[0]["failed_cases"], streams
 
 
+def test_a_run_keeps_at_most_in_flight_chunks_on_its_executor(monkeypatch):
+    """The chunks go out as earlier ones are merged, never all at once: a long run holds the
+    results of at most IN_FLIGHT chunks (its memory stays flat), and its report is the serial
+    run's."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verification import check
+    from verification.gate import run
+
+    class Counting(ThreadPoolExecutor):
+        def __init__(self) -> None:
+            super().__init__(2)
+            self.lock, self.out, self.most = threading.Lock(), 0, 0
+
+        def submit(self, *args, **kwargs):
+            with self.lock:
+                self.out += 1
+                self.most = max(self.most, self.out)
+            future = super().submit(*args, **kwargs)
+            future.add_done_callback(self._finished)
+            return future
+
+        def _finished(self, _future) -> None:
+            with self.lock:
+                self.out -= 1
+
+    monkeypatch.setattr(run, "CHUNK_CASES", 2)
+    monkeypatch.setattr(run, "IN_FLIGHT", 3)
+    options = dict(cases=20, seed=3, in_process=True, shrink_failures=0)
+    with Counting() as executor:
+        pooled = check(executor=executor, **options).to_dict()
+    serial = check(**options).to_dict()
+    assert 1 <= executor.most <= 3, executor.most
+    pooled.pop("seconds"), serial.pop("seconds")
+    assert pooled == serial
+
+
 def test_the_readme_example_fails_with_the_factor_n_hint():
     from pathlib import Path
 

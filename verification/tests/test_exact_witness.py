@@ -1,4 +1,4 @@
-"""Tests of the exact witness (verification/oracles/exact.py).
+"""Tests of the exact witness (verification/oracles/exact/).
 
 The witness is checked against an independent oracle: backprop written entry by entry in
 mpmath at MP_DIGITS decimal digits with the textbook formulas (1 - tanh^2, sigma (1 - sigma),
@@ -21,6 +21,7 @@ import reference
 from reference import Architecture
 from verification.cases import CaseOptions, draw_case
 from verification.oracles import exact as ew
+from verification.oracles.exact import precision
 from verification.oracles.tolerance import allowance
 
 ONE_BALL = arb(1)
@@ -264,7 +265,7 @@ def test_float_conversion_of_arb_agrees_with_exact_rounding():
     with ew.working_precision(256):
         for man, exp in boundary_dyadics():
             point = arb((man, exp))
-            got, want = ew._nearest_float64(point), ew.dyadic_to_float64(man, exp)
+            got, want = precision._nearest_float64(point), ew.dyadic_to_float64(man, exp)
             assert got == want and np.signbit(got) == np.signbit(want), (man, exp, got, want)
 
 
@@ -272,7 +273,7 @@ def test_the_integer_fallback_rounds_a_whole_case_alike(monkeypatch):
     # used if python-flint's float() ever fails the import-time check
     arch, params, x, y = network(("gelu_tanh", "sigmoid"), "binary_cross_entropy", (3, 4, 2), 3)
     fast = ew.exact_backprop(arch, params, x, y)
-    monkeypatch.setattr(ew, "_nearest_float64", ew._exact_float)
+    monkeypatch.setattr(precision, "_nearest_float64", precision._exact_float)
     slow = ew.exact_backprop(arch, params, x, y)
     for a, b in zip(fast.arrays(), slow.arrays(), strict=True):
         assert np.array_equal(a.value, b.value) and np.array_equal(a.resolved, b.resolved)

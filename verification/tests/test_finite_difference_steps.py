@@ -15,6 +15,15 @@ import pytest
 import reference
 from verification.cases import CaseOptions, draw_case
 from verification.oracles import finite_differences as fd
+from verification.oracles.finite_differences import (
+    forward,
+    gradients,
+    inputs,
+    noise,
+    parameters,
+    perturbed,
+    steps,
+)
 from verification.oracles.tolerance import allowance
 from verification.tests import alternatives
 from verification.tests.judging import approximate_verdict
@@ -90,22 +99,22 @@ def reach_at(case, trace, l: int, k: int, step: float) -> float:
     """How far the largest Richardson step s moves a curved unit, for parameter k of layer l
     (in the order of W^l.ravel() then b^l), in units of its room (within reach: <= 1)."""
     arch, params, _, _ = case
-    j, i = fd._layer_perturbations(trace.h[l - 1], arch.sizes[l])
+    j, i = parameters._layer_perturbations(trace.h[l - 1], arch.sizes[l])
     v = np.vstack([trace.h[l - 1].T, np.ones((1, trace.h[0].shape[0]))])[i[k]]
-    dz = fd._RICHARDSON_STEPS[:, None, None] * (step * v)[None, None, :]
-    _, _, reach = fd._real_step_outputs(arch, params, trace, l, j[k : k + 1], dz)
+    dz = steps._RICHARDSON_STEPS[:, None, None] * (step * v)[None, None, :]
+    _, _, reach = perturbed._real_step_outputs(arch, params, trace, l, j[k : k + 1], dz)
     return float(np.max(reach))
 
 
 def test_a_step_that_reaches_too_far_is_shrunk_until_every_curved_unit_is_within_reach():
     arch, params, x, y = case = case_of(*ISSUE_CASE)
-    trace = fd._forward(arch, *fd._as_arrays(arch, params, x, y))
+    trace = forward._forward(arch, *inputs._as_arrays(arch, params, x, y))
     estimate = fd.central_differences(*case)
     shrunk = 0
     for l in range(1, arch.L + 1):
-        j, i = fd._layer_perturbations(trace.h[l - 1], arch.sizes[l])
+        j, i = parameters._layer_perturbations(trace.h[l - 1], arch.sizes[l])
         v = np.vstack([trace.h[l - 1].T, np.ones((1, trace.h[0].shape[0]))])[i]
-        first = fd._first_steps(fd.STEP_SCALE, trace.z[l][:, j].T, v)
+        first = steps._first_steps(fd.STEP_SCALE, trace.z[l][:, j].T, v)
         final = np.concatenate([estimate.steps[l - 1][0].ravel(), estimate.steps[l - 1][1]])
         assert (final <= first).all()
         for k in np.flatnonzero(final < first):
@@ -118,7 +127,7 @@ def test_a_step_that_reaches_too_far_is_shrunk_until_every_curved_unit_is_within
 def test_entries_still_out_of_reach_are_untrusted_and_never_compared(monkeypatch):
     """With one evaluation allowed, the perturbations that reach too far have no trustworthy
     step: they are marked, counted, and the judge passes the reference over them."""
-    monkeypatch.setattr(fd, "STEP_ROUNDS", 1)
+    monkeypatch.setattr(parameters, "STEP_ROUNDS", 1)  # read where each parameter is stepped
     case = case_of(*ISSUE_CASE)
     estimate = fd.central_differences(*case)
     assert estimate.untrusted_count > 0
@@ -160,7 +169,7 @@ def test_rounding_noise_covers_layers_whose_magnitudes_dwarf_the_loss():
 def test_with_the_loss_terms_alone_the_rounding_bound_misses_there(monkeypatch):
     """The planted failure: N bounded by the rounding of E's own terms, as if every layer's
     rounding were no larger than the loss's (what the estimate assumed before)."""
-    rounding_noise = fd._rounding_noise
+    rounding_noise = noise._rounding_noise
 
     def loss_terms_only(arch, params, trace, y):
         loss_only = rounding_noise(arch, params, trace, y)[len(arch.sizes) - 1][0][:, :1]
@@ -170,7 +179,8 @@ def test_with_the_loss_terms_alone_the_rounding_bound_misses_there(monkeypatch):
             for l, (_, G) in rounding_noise(arch, params, trace, y).items()
         }
 
-    monkeypatch.setattr(fd, "_rounding_noise", loss_terms_only)
+    # central_differences looks _rounding_noise up in its own module
+    monkeypatch.setattr(gradients, "_rounding_noise", loss_terms_only)
     case = case_of(*NOISY_CASE)
     assert wrong_entries(fd.central_differences(*case), case)
 
@@ -204,7 +214,7 @@ def test_affine_units_never_shrink_the_step(activation):
         for m, k in [(3, 4), (4, 4), (4, 2)]
     ]
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    trace = fd._forward(arch, params, x, y)
+    trace = forward._forward(arch, params, x, y)
     assert all(trace.reach[m] is None for m in range(1, 5))
     estimate = fd.central_differences(arch, params, x, y)
     assert estimate.untrusted_count == 0
@@ -256,7 +266,7 @@ def test_a_directional_derivative_that_reaches_too_far_is_never_trusted():
 def test_without_the_reach_that_directional_derivative_is_confidently_wrong(monkeypatch):
     """The planted failure: reach unbounded (MAX_MOVE = inf), the same direction gets a finite
     error estimate that misses the truth."""
-    monkeypatch.setattr(fd, "MAX_MOVE", np.inf)
+    monkeypatch.setattr(forward, "MAX_MOVE", np.inf)  # read where the reach is computed
     case = case_of(*ISSUE_CASE)
     along_entry = [(np.zeros_like(W), np.zeros_like(b)) for W, b in case[1]]
     along_entry[5][0][3, 6] = 1.0

@@ -7,6 +7,7 @@ import pytest
 
 import reference
 from verification.oracles import finite_differences as fd
+from verification.oracles.finite_differences import perturbed
 from verification.tests.working_range import seed_of, working_range_case
 
 ACTIVATIONS = tuple(reference.ACTIVATIONS)
@@ -176,7 +177,8 @@ def test_units_and_parameters_give_the_same_complex_step_up_to_rounding():
 def test_chunks_give_the_same_estimates(monkeypatch):
     case = random_case(3, ("tanh", "relu", "softplus"), "binary_cross_entropy")
     whole = [fd.central_differences(*case), fd.complex_step(*case, perturb="units")]
-    monkeypatch.setattr(fd, "CHUNK_BYTES", 1)  # one perturbation per chunk
+    monkeypatch.setattr(perturbed, "CHUNK_BYTES", 1)  # read by _chunk_size
+    assert perturbed._chunk_size(case[0], 1, case[2].shape[0], 4) == 1  # one per chunk
     chunked = [fd.central_differences(*case), fd.complex_step(*case, perturb="units")]
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(flat(a.grads), flat(b.grads))

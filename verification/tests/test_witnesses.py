@@ -6,6 +6,7 @@ import numpy as np
 import reference
 from verification.cases import CaseOptions, draw_case
 from verification.oracles import finite_differences as fd
+from verification.oracles.finite_differences import parameters
 from verification.report import Report, failure_from
 from verification.tests import alternatives
 from verification.tests.judging import approximate_verdict
@@ -40,7 +41,9 @@ def test_an_entry_at_a_kink_was_judged_by_torch_alone():
 
 
 def test_an_entry_without_a_trustworthy_step_was_judged_by_torch_alone(monkeypatch):
-    monkeypatch.setattr(fd, "STEP_ROUNDS", 1)  # leaves the far-reaching steps untrusted
+    # one evaluation per parameter (read where each parameter is stepped): leaves the
+    # far-reaching steps untrusted
+    monkeypatch.setattr(parameters, "STEP_ROUNDS", 1)
     case = draw_case(*ISSUE_CASE)
     estimate = fd.central_differences(case.arch, case.params, case.x, case.y)
     l = max(l for l, (uW, _) in enumerate(estimate.untrusted, start=1) if uW.any())
