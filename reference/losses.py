@@ -142,9 +142,16 @@ def _value(rows: RowsDD, plain: ArrayOfHY, h: Array, y: np.ndarray) -> float | c
     with np.errstate(over="ignore", invalid="ignore"):
         L = _rows_in_blocks(rows, _in_float64(h), _in_float64(y))
         total = finite_or_zero_lo(sum_last_axis(L))
-        # past 2^990, dd_div's products would overflow: divide 2^-64 total, scale back
-        scale = 2.0**64 if abs(total[0]) > 2.0**990 else 1.0
-        E = _over_n((total[0] / scale, total[1] / scale), n) * scale
+        if not np.isfinite(total[0]) and np.isfinite(L[0]).all():
+            # finite rows whose sum overflows, although their mean may not: sum them 2^-64
+            # times as large (the rows this drops below 2^-1074 are far below an ULP of E)
+            scale = 2.0**64
+            total = sum_last_axis((L[0] / scale, L[1] / scale))
+        else:
+            # past 2^990, dd_div's products would overflow: divide 2^-64 total, scale back
+            scale = 2.0**64 if abs(total[0]) > 2.0**990 else 1.0
+            total = (total[0] / scale, total[1] / scale)
+        E = _over_n(total, n) * scale
     return h.dtype.type(E if np.isfinite(total[0]) else total[0])
 
 
@@ -198,7 +205,8 @@ n_L of them would add up to n_L / 2 units. Such rows are summed again scaled by 
 def _half_sum_of_squares(d: DoubleDouble) -> DoubleDouble:
     """1/2 sum_k d_k^2 over the last axis, d_k = hi + lo: the squares exact, the sum double-double.
 
-    Where |d| > 2^996 the square overflows anyway (inf, as it should).
+    A square overflows where |d_k| > 2^512 (not finite here); _squared_error_rows sums such
+    rows again, scaled.
     """
     square, square_err = two_square(d[0])
     square_err += 2 * d[0] * d[1]
@@ -214,6 +222,15 @@ def _squared_error_rows(h: np.ndarray, y: np.ndarray) -> DoubleDouble:
     if tiny.any():  # (2^64 d)^2 = 2^128 d^2: every square a normal double
         hi, lo = _half_sum_of_squares((d[0][tiny] * 2.0**64, d[1][tiny] * 2.0**64))
         L[0][tiny], L[1][tiny] = (hi + lo) * 2.0**-128, 0.0
+    # a square past 2^1024 while 1/2 sum_k d_k^2 may not be (|d_k| up to 2^512.5): such rows
+    # are summed again as (2^-64 d)^2 = 2^-128 d^2, and scaled back with one rounding (to inf
+    # only where the exact L_i is beyond the largest double); h - y itself infinite stays inf
+    huge = ~np.isfinite(L[0]) & np.isfinite(d[0]).all(axis=-1)
+    if huge.any():
+        hi, lo = _half_sum_of_squares((d[0][huge] * 2.0**-64, d[1][huge] * 2.0**-64))
+        hi, lo = finite_or_zero_lo((hi, lo))
+        with np.errstate(over="ignore"):
+            L[0][huge], L[1][huge] = (hi + lo) * 2.0**128, 0.0
     return L
 
 

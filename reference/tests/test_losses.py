@@ -3,6 +3,7 @@ extreme logits handled without overflow or spurious warnings. (The accuracy of e
 is in test_accuracy.py.)"""
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -191,6 +192,42 @@ def test_L_i_and_E_are_inf_without_a_warning_where_the_L_i_overflow(loss: str) -
         E = reference.LOSSES[loss].value(h, y)
     assert np.isposinf(L_i).all(), f"{loss}: L_i = {L_i}, beyond 1.8e308, but should be inf"
     assert np.isposinf(E), f"{loss}: E = {E!r} for L_i beyond 1.8e308, but should be inf"
+
+
+def _correctly_rounded(exact: Fraction) -> float:
+    """The double nearest a positive rational, inf from the largest double plus half an ULP."""
+    limit = Fraction(2**1024 - 2**970)  # the midpoint between the largest double and 2^1024
+    return float("inf") if exact >= limit else float(exact)
+
+
+@pytest.mark.parametrize("exponent", [511.99, 512.2, 512.45])
+def test_squared_error_is_finite_where_its_squares_overflow_but_L_i_and_E_do_not(
+    exponent: float,
+) -> None:
+    """|h - y| between 2^512 and 2^512.5: (h - y)^2 is beyond the largest double, but
+    1/2 (h - y)^2 is not, nor is the mean of two such rows (whose sum is): L_i and E are the
+    exact values correctly rounded, without a warning."""
+    h = np.array([[2.0**exponent, 1.0], [3.0, -(2.0**exponent)]])
+    y = np.array([[0.0, 0.5], [1.0, 0.0]])
+    exact = [
+        sum((Fraction(a) - Fraction(b)) ** 2 for a, b in zip(h_i, y_i, strict=True)) / 2
+        for h_i, y_i in zip(h, y, strict=True)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L_i = reference.LOSSES["squared_error"].per_example(h, y)
+        E = reference.LOSSES["squared_error"].value(h, y)
+    assert list(L_i) == [_correctly_rounded(L) for L in exact], (L_i, exact)
+    mean = _correctly_rounded(sum(exact) / 2)
+    assert mean == E, (E, exact)
+
+
+def test_cross_entropy_E_is_finite_where_the_sum_of_its_rows_overflows() -> None:
+    """Two rows of L_i = 1.5e308 (a label 1.5e308 below the other logit): their sum is beyond
+    the largest double, their mean E = 1.5e308 is not."""
+    h = np.array([[-1.5e308, 0.0], [0.0, -1.5e308]])
+    E = reference.LOSSES["cross_entropy"].value(h, np.array([0, 1]))
+    assert E == 1.5e308, E
 
 
 # Each side below sums n_L = 3 terms n dE/dh_k v_k of size below 12 (|h - y| < 4 for these h
