@@ -11,7 +11,7 @@ that sits on the exact value. Target: every ratio below 1.
 Streams (seed SEED): each smooth activation alone in the saturated regime (every loss), the
 default mix, and the large_logits regime; `--cases` cases each.
 
-    python benchmarks/fd_against_exact.py              # 300 cases per stream, about a minute
+    python benchmarks/fd_against_exact.py              # 300 cases per stream, a few minutes
     python benchmarks/fd_against_exact.py --cases 50   # a quick look
 """
 

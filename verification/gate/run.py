@@ -237,19 +237,21 @@ def _run(
         while len(sent) + len(waiting) < IN_FLIGHT and (chunk := next(to_send, None)):
             sent[pool.submit(run_chunk, job, *chunk, max_failures)] = chunk[0]
 
-    send()
-    while sent:
-        finished, _ = wait(sent, return_when=FIRST_COMPLETED)
-        for future in finished:
-            waiting[sent.pop(future)] = future.result()
-        while next_start in waiting:
-            if take(waiting.pop(next_start)):
-                for other in sent:
-                    other.cancel()
-                return tally, stop_note(), own
-            next_start = next(order, (None, None))[0]
+    try:
         send()
-    return tally, None, own
+        while sent:
+            finished, _ = wait(sent, return_when=FIRST_COMPLETED)
+            for future in finished:
+                waiting[sent.pop(future)] = future.result()
+            while next_start in waiting:
+                if take(waiting.pop(next_start)):
+                    return tally, stop_note(), own
+                next_start = next(order, (None, None))[0]
+            send()
+        return tally, None, own
+    finally:  # stopped early, or a chunk raised: what is still out is not needed
+        for other in sent:
+            other.cancel()
 
 
 def _shrink_first(job: Job, tally: Tally, count: int, pool: Executor | None) -> None:

@@ -177,39 +177,47 @@ def test_workers_give_the_same_report_and_failure_stream_as_a_serial_run(
 
 
 def test_a_run_keeps_at_most_in_flight_chunks_on_its_executor(monkeypatch):
-    """The chunks go out as earlier ones are merged, never all at once: a long run holds the
-    results of at most IN_FLIGHT chunks (its memory stays flat), and its report is the serial
-    run's."""
+    """The chunks go out as earlier ones are merged, never all at once: while a slow first
+    chunk holds up the merge, a run holds the results of at most IN_FLIGHT chunks (sent, or
+    finished and waiting), so its memory stays flat; and its report is the serial run's."""
     import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from verification import check
     from verification.gate import run
 
+    def slow(function, *args):
+        time.sleep(0.5)
+        return function(*args)
+
     class Counting(ThreadPoolExecutor):
+        """Counts the chunks sent and not yet merged, at each send; the first one is slow."""
+
         def __init__(self) -> None:
             super().__init__(2)
-            self.lock, self.out, self.most = threading.Lock(), 0, 0
+            self.lock, self.sent, self.merged, self.most = threading.Lock(), 0, 0, 0
 
-        def submit(self, *args, **kwargs):
+        def submit(self, function, *args, **kwargs):
             with self.lock:
-                self.out += 1
-                self.most = max(self.most, self.out)
-            future = super().submit(*args, **kwargs)
-            future.add_done_callback(self._finished)
-            return future
+                first = self.sent == 0
+                self.sent += 1
+                self.most = max(self.most, self.sent - self.merged)
+            if first:
+                return super().submit(slow, function, *args)
+            return super().submit(function, *args, **kwargs)
 
-        def _finished(self, _future) -> None:
+        def progress(self, done: int, total: int, failed: int) -> None:
             with self.lock:
-                self.out -= 1
+                self.merged = done // run.CHUNK_CASES
 
     monkeypatch.setattr(run, "CHUNK_CASES", 2)
     monkeypatch.setattr(run, "IN_FLIGHT", 3)
     options = dict(cases=20, seed=3, in_process=True, shrink_failures=0)
     with Counting() as executor:
-        pooled = check(executor=executor, **options).to_dict()
+        pooled = check(executor=executor, progress=executor.progress, **options).to_dict()
     serial = check(**options).to_dict()
-    assert 1 <= executor.most <= 3, executor.most
+    assert executor.sent == 10 and executor.most == 3, (executor.sent, executor.most)
     pooled.pop("seconds"), serial.pop("seconds")
     assert pooled == serial
 
