@@ -10,7 +10,7 @@ differences, the exact witness, the first call for determinism; "-" for failures
 value comparisons: structure, exceptions, mutation, non-finite values). Target: every bug
 caught on every seed.
 
-    python benchmarks/zoo_sensitivity.py                 # seeds 0-19: about an hour on a shared 2-core machine
+    python benchmarks/zoo_sensitivity.py                 # seeds 0-19: about an hour, 2 shared cores
     python benchmarks/zoo_sensitivity.py --seeds 0-1     # a quick look
 """
 
