@@ -154,6 +154,10 @@ def _gate(args: argparse.Namespace) -> int:
         options = case_options(args)
         client = _cluster(args.scheduler) if args.scheduler else None
         executor = client.get_executor() if client is not None else None
+        if client is not None:  # every worker imports what it needs before any child starts
+            from verification.gate.preload import for_judging
+
+            client.run(for_judging)
         from verification.gate.run import check  # the oracles load torch: after the parse
 
         report = check(

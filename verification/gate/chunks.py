@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 from verification.cases import Case, CaseOptions, draw_case
 from verification.cases.shrink import shrink
+from verification.gate import preload
 from verification.gate.isolation import DEFAULT_MEMORY, Isolated, Limits
 from verification.gate.loading import load_implementation
 from verification.judge import Caller, InProcess, Verdict, judge
@@ -101,6 +102,7 @@ def caller_for(job: Job) -> Caller:
     first use and closed when the process exits."""
     key = job.key()
     if key not in _CALLERS:
+        preload.for_judging()  # before the child: nothing imported later can be planted
         if job.isolated:
             _CALLERS[key] = Isolated(job.spec, job.limits, job.own)  # type: ignore[arg-type]
         else:
@@ -109,6 +111,12 @@ def caller_for(job: Job) -> Caller:
                 impl, _ = load_implementation(job.spec, isolated=False, own=job.own)  # type: ignore[arg-type]
             _CALLERS[key] = InProcess(impl)
     return _CALLERS[key]
+
+
+def open_caller(job: Job) -> None:
+    """Make this process's caller for the job (the implementation is imported now: an
+    ImplementationError says why it cannot be)."""
+    caller_for(job)
 
 
 def close_callers(job: Job | None = None) -> None:

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import IO
 
 from verification.cases import CaseOptions
+from verification.gate import preload
 from verification.gate.child import CHILD_ENVIRONMENT
 from verification.gate.chunks import (
     CHUNK_CASES,
     ChunkResult,
     Job,
-    caller_for,
     close_callers,
+    open_caller,
     run_chunk,
     shrink_failure,
 )
@@ -45,6 +46,9 @@ IN_FLIGHT = 256
 """Chunks sent to a pool and not yet merged, at most: enough to keep a cluster of a hundred
 workers busy while one slow chunk holds up the merge; few enough (a chunk's result is about
 30 KB) that the run's memory does not grow with its length."""
+READY_WAIT = 0.05
+"""Seconds a worker waits before answering that it is ready, so that a pool's first worker
+does not take every readiness task while the others are still importing."""
 DEFAULT_SPEC = "reference:gradients"
 """What the gate judges without an implementation: this project's own reference."""
 
@@ -160,10 +164,11 @@ def check(
     jsonl_file = open(Path(jsonl).resolve(), "a") if jsonl is not None else None  # noqa: SIM115
     began = time.perf_counter()
     try:
-        caller_for(job)  # the import, here and now (before torch): ImplementationError
         serial = executor is None and workers == 1
+        preload.for_reporting()  # before any child, here or on a worker (gate.preload)
         torch_here = one_torch_thread() if serial else contextlib.nullcontext()
         with torch_here, _pool(workers, executor, serial) as pool:
+            _import(job, pool)  # ImplementationError (status 2) before any case
             tally, stopped, run_own = _run(job, chunks, pool, max_failures, progress, jsonl_file)
             _shrink_first(job, tally, shrink_failures, pool)
     finally:
@@ -272,6 +277,15 @@ def _shrink_first(job: Job, tally: Tally, count: int, pool: Executor | None) -> 
     tally.failures = [replaced.get(f.case["index"], f) for f in tally.failures]
 
 
+def _import(job: Job, pool: Executor | None) -> None:
+    """Start the job's caller here (pool None) or on one of the pool's workers: the
+    implementation is imported, and an ImplementationError raised, before any case."""
+    if pool is None:
+        open_caller(job)
+    else:
+        pool.submit(open_caller, job).result()
+
+
 @contextmanager
 def _pool(workers: int, executor: Executor | None, serial: bool) -> Iterator[Executor | None]:
     """None for a serial run, the executor given, or a local pool of `workers` processes."""
@@ -283,7 +297,17 @@ def _pool(workers: int, executor: Executor | None, serial: bool) -> Iterator[Exe
         return
     context = multiprocessing.get_context("spawn")  # fork after torch has threads can hang
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+        _ready(pool, workers)
         yield pool
+
+
+def _ready(pool: Executor, workers: int) -> None:
+    """Wait until each of the pool's `workers` processes has started and imported what it
+    needs (_worker_init), so that none reads a module after a child has started
+    (gate.preload). A pool starts a process for each task sent while none is idle."""
+    seen: set[int] = set()
+    while len(seen) < workers:
+        seen.update(pid for pid in pool.map(_worker_pid, [READY_WAIT] * workers))
 
 
 @contextmanager
@@ -301,6 +325,13 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def _worker_init() -> None:
+    preload.for_judging()
     import torch
 
     torch.set_num_threads(1)
+
+
+def _worker_pid(wait: float) -> int:
+    """This worker's process id, after a short wait that lets the others take their turn."""
+    time.sleep(wait)
+    return os.getpid()
