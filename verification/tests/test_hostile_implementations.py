@@ -38,6 +38,9 @@ def kinds(report) -> set[str]:
         ("segfaults", "crash", "SIGSEGV"),
         ("kills_its_process_group", "crash", "SIGKILL"),
         ("forges_an_answer", "crash", "protocol"),
+        ("forges_a_leaf_without_data", "crash", "protocol"),
+        ("forges_fewer_items", "crash", "protocol"),
+        ("forges_an_impossible_shape", "crash", "protocol"),
         ("raises_system_exit", "exception", "SystemExit"),
         ("raises_generator_exit", "exception", "GeneratorExit"),
         ("returns_ragged_lists", "structure", "could not be converted"),
@@ -127,6 +130,20 @@ def test_reports_go_where_asked_although_the_implementation_changes_folder(
     assert main(["--impl", spec("changes_global_state"), "--cases", "2", "--json", "r.json"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
     assert "PASSED: everything" not in capsys.readouterr().out  # the child's prints are its own
+
+
+@pytest.mark.parametrize(
+    "name", ["forges_a_leaf_without_data", "forges_fewer_items", "forges_an_impossible_shape"]
+)
+def test_a_forged_answer_is_a_failed_case_and_the_report_is_written(
+    tmp_path, monkeypatch, capsys, name
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--impl", spec(name), "--cases", "2", "--json", "r.json"]) == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ok"] is False and report["failed"] == 2
+    assert {f["kind"] for f in report["failures"]} == {"crash"}
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_crash_with_two_workers_is_a_failed_case_not_a_broken_pool(capsys) -> None:
