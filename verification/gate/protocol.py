@@ -185,7 +185,8 @@ def decode_returned(
     described = 0 if length is None else min(length, layers + EXTRA_ITEMS)
     if len(items_in) != described:
         raise ProtocolError(
-            f"{len(items_in)} items described of a return value of length {length}, not {described}"
+            f"a return value of length {length} with {len(items_in)} items described, not "
+            f"{described}"
         )
     items: list = []
     wanted = []
