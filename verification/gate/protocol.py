@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from verification.judge.call import Raised
-from verification.judge.returned import ARRAY_DTYPES, EXTRA_ITEMS, MAX_TEXT, Leaf, Returned
+from verification.judge.returned import EXTRA_ITEMS, MAX_TEXT, Leaf, Returned, keeps_values
 
 MAX_HEADER = 1 << 20
 """Bytes of one header at most: a described return value takes a few KB (texts are cut to
@@ -167,15 +167,27 @@ def decode_returned(
 ) -> tuple[Returned, list[tuple[int, int, tuple[int, ...], str]]]:
     """The Returned described by `header` (for a case of `layers` layers), with its arrays
     still to be read: returns the Returned with placeholders and the list of (item, 0 for W or
-    1 for b, shape, dtype) whose values follow in the payload. ProtocolError for anything the
-    case does not allow: values only for an array of at most `limit` entries
-    (judge.returned.max_entries) and a dtype of judge.returned.ARRAY_DTYPES."""
+    1 for b, shape, dtype) whose values follow in the payload.
+
+    ProtocolError for anything that judge.returned.describe, run on any return value, could not
+    have made for this case: a length that is not a whole number >= 0; other than as many items
+    as it describes (min(length, layers + EXTRA_ITEMS); none without a length); a leaf that has
+    both a problem and a shape or dtype, or neither; and values sent for an array other than
+    exactly those it keeps (judge.returned.keeps_values: a dtype of ARRAY_DTYPES and at most
+    `limit` entries, judge.returned.max_entries). The gate's checks may then rely on every leaf
+    of an accepted shape and dtype holding its values, and on one item per layer of a list of
+    the right length.
+    """
     length = field(header, "length", (int, type(None)))
     items_in = field(header, "items", list)
     if length is not None and not length >= 0:
         raise ProtocolError("length is negative")
-    if len(items_in) > (length or 0) or len(items_in) > layers + EXTRA_ITEMS:
-        raise ProtocolError("more items than the return value holds")
+    described = 0 if length is None else min(length, layers + EXTRA_ITEMS)
+    if len(items_in) != described:
+        raise ProtocolError(
+            f"a return value of length {length} with {len(items_in)} items described, not "
+            f"{described}"
+        )
     items: list = []
     wanted = []
     for k, item in enumerate(items_in):
@@ -186,20 +198,8 @@ def decode_returned(
             raise ProtocolError("an item that is neither a text nor a pair")
         pair = []
         for side, entry in enumerate(item):
-            if not isinstance(entry, dict):
-                raise ProtocolError("a leaf that is not an object")
-            problem = entry.get("problem")
-            leaf = Leaf(
-                _text(entry.get("type", "?"), "a type"),
-                shape=_shape(entry["shape"], "a shape") if entry.get("shape") is not None else None,
-                dtype=_text(entry["dtype"], "a dtype") if entry.get("dtype") is not None else None,
-                problem=_text(problem, "a problem") if problem is not None else None,
-            )
-            if entry.get("data") is True:
-                if leaf.shape is None or math.prod(leaf.shape) > limit:
-                    raise ProtocolError("values sent for an array larger than the case allows")
-                if leaf.dtype not in ARRAY_DTYPES:
-                    raise ProtocolError(f"values sent for an array of dtype {leaf.dtype!r:.20}")
+            leaf, data = _leaf(entry, limit)
+            if data:
                 wanted.append((k, side, leaf.shape, leaf.dtype))
             pair.append(leaf)
         items.append(tuple(pair))
@@ -212,24 +212,55 @@ def decode_returned(
     return returned, wanted
 
 
+def _leaf(entry: object, limit: int) -> tuple[Leaf, bool]:
+    """One described leaf, without its values, and whether its values follow in the payload;
+    ProtocolError unless it is what judge.returned.leaf makes: a problem and nothing else, or
+    a shape and a dtype with values exactly when keeps_values says so."""
+    if not isinstance(entry, dict):
+        raise ProtocolError("a leaf that is not an object")
+    type_name = _text(field(entry, "type", str), "a type")
+    problem, shape, dtype = entry.get("problem"), entry.get("shape"), entry.get("dtype")
+    data = field(entry, "data", bool)
+    if problem is not None:
+        if shape is not None or dtype is not None or data:
+            raise ProtocolError("a leaf with a problem and a shape, a dtype or values")
+        return Leaf(type_name, problem=_text(problem, "a problem")), False
+    if shape is None or dtype is None:
+        raise ProtocolError("a leaf without a problem, a shape or a dtype")
+    leaf = Leaf(type_name, shape=_shape(shape, "a shape"), dtype=_text(dtype, "a dtype"))
+    if data != keeps_values(leaf.shape, leaf.dtype, limit):  # type: ignore[arg-type]
+        raise ProtocolError(
+            f"{'values' if data else 'no values'} sent for an array of shape "
+            f"{leaf.shape!s:.80} and dtype {leaf.dtype!r:.20} (limit {limit} entries)"
+        )
+    return leaf, data
+
+
 def payload_size(wanted: list[tuple[int, int, tuple[int, ...], str]]) -> int:
     """Bytes of the arrays listed by decode_returned."""
-    return sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for _, _, shape, dtype in wanted)
+    return sum(math.prod(shape) * np.dtype(dtype).itemsize for _, _, shape, dtype in wanted)
 
 
 def with_arrays(
     returned: Returned, wanted: list[tuple[int, int, tuple[int, ...], str]], payload: bytes
 ) -> Returned:
-    """`returned` with the values of `wanted` read from `payload`, in order."""
+    """`returned` with the values of `wanted` read from `payload`, in order; ProtocolError for
+    a shape NumPy cannot make (e.g. a dimension beyond its largest, next to a 0)."""
     items = list(returned.items)
     offset = 0
     for k, side, shape, dtype in wanted:
-        count = int(np.prod(shape))
+        count = math.prod(shape)
         array = np.frombuffer(payload, dtype=np.dtype(dtype), count=count, offset=offset)
         offset += count * np.dtype(dtype).itemsize
+        try:
+            array = array.reshape(shape)
+        except ValueError:
+            raise ProtocolError(
+                f"an array of shape {shape!s:.80}, which NumPy cannot make"
+            ) from None
         pair = list(items[k])
         old = pair[side]
-        pair[side] = Leaf(old.type_name, array.reshape(shape).copy(), shape, dtype)
+        pair[side] = Leaf(old.type_name, array.copy(), shape, dtype)
         items[k] = tuple(pair)
     return Returned(returned.type_name, returned.text, returned.length, tuple(items))
 

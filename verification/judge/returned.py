@@ -14,6 +14,7 @@ gate itself. Either way the gate's structure check (verification.judge.call.chec
 reads the same Returned. This module imports NumPy only.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,14 +136,20 @@ def short_text_of_message(exc: BaseException) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
+def keeps_values(shape: tuple[int, ...], dtype: str, limit: int) -> bool:
+    """Whether the values of an array of this shape and dtype are kept (and sent by the
+    child): a dtype of ARRAY_DTYPES and at most `limit` entries (max_entries)."""
+    return dtype in ARRAY_DTYPES and math.prod(shape) <= limit
+
+
 def leaf(obj: object, limit: int) -> Leaf:
-    """One returned gradient as a Leaf: its values are kept when it has a dtype of
-    ARRAY_DTYPES and at most `limit` entries (a copy, so that later changes do not matter)."""
+    """One returned gradient as a Leaf: its values are kept when keeps_values says so (a
+    copy, so that later changes do not matter)."""
     array, problem = to_array(obj)
     if array is None:
         return Leaf(type_name(obj), problem=problem)
     shape, dtype = tuple(int(k) for k in array.shape), str(array.dtype)
-    keep = dtype in ARRAY_DTYPES and array.size <= limit
+    keep = keeps_values(shape, dtype, limit)
     return Leaf(type_name(obj), np.array(array, copy=True) if keep else None, shape, dtype)
 
 

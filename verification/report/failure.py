@@ -35,6 +35,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+def printable_lines(text: str) -> str:
+    """`text` with each of its lines (split at "\n" only) made printable: every character
+    but the newlines between lines is printable, and so legal in XML 1.0 as well."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def _case_fields(case: Case) -> dict:
     return {
         "seed": case.seed,
@@ -325,25 +331,27 @@ class Failure:
         )
 
     def render(self, call: str | None = None) -> str:
-        """The failure block of the terminal summary; every text that may come from the
-        implementation (messages, file names) is escaped to one printable line. `call` (e.g.
+        """The failure block of the terminal summary. Every line of it is escaped to printable
+        characters (printable) as a whole, so that no text that may come from the
+        implementation (its messages, type names, reprs, output and file names, wherever they
+        are quoted) can start a line of its own or send a terminal an escape code. `call` (e.g.
         "backprop_gate.check") names the Python function a reproduction calls, for a report
         read inside Python."""
-        lines = [f"FAILED {printable(self.description)}"]
+        lines = [f"FAILED {self.description}"]
         where = f" at layer {self.layer}" if self.layer is not None else ""
         what = f", {self.param}" if self.param else ""
         against = f", against {self.oracle}" if self.oracle else ""
         lines.append(f"  {self.kind}{where}{what}{against}")
-        lines.append(f"  {printable(self.message)}")
+        lines.append(f"  {self.message}")
         if self.witnesses:
             lines.append(f"  witnesses: {self.witnesses}")
         if self.beyond:
             lines.append(f"  beyond allowance: {self.beyond}")
-        lines += [f"  also: {printable(text)}" for text in self.also]
+        lines += [f"  also: {text}" for text in self.also]
         if self.magnitudes:
             lines.append(f"  magnitudes: {self.magnitudes}")
         if self.diagnosis:
-            lines.append(f"  diagnosis: {printable(self.diagnosis['text'])}")
+            lines.append(f"  diagnosis: {self.diagnosis['text']}")
             lines += [f"    or, just as well: {alt['text']}" for alt in self.diagnosis["also"]]
         elif self.hint:
             lines.append(f"  hint: {self.hint}")
@@ -351,8 +359,8 @@ class Failure:
             lines.append(f"  smallest failing case: {self.shrunk_description}")
             lines += [f"    {line}" for line in _numbers_lines(self.shrunk)]
         if self.reproduce:
-            lines += [printable(line) for line in self._reproduce_lines(call)]
-        return "\n".join(lines)
+            lines += self._reproduce_lines(call)
+        return "\n".join(printable(line) for line in lines)
 
     def _reproduce_lines(self, call: str | None) -> list[str]:
         stand_in = f"  ({self.impl_is} stands for impl)" if self.impl_is else ""

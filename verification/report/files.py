@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
-from verification.report.failure import Failure
+from verification.report.failure import Failure, printable, printable_lines
 
 
 class Written(Protocol):
@@ -53,7 +53,12 @@ def write_json(report: Written, path: str | Path) -> None:
 
 
 def write_junit(report: Written, path: str | Path) -> None:
-    """JUnit XML: one testcase per case judged; a testcase without <failure> is a pass."""
+    """JUnit XML: one testcase per case judged; a testcase without <failure> is a pass.
+
+    Every name, attribute and text is made printable first (failure.printable): ElementTree
+    writes a control character, a lone surrogate or U+FFFE as it is, which is not XML 1.0 (or
+    not UTF-8), and a message or a block may quote whatever the implementation said.
+    """
     cases = report.junit_cases()
     failures = sum(failure is not None for _, failure in cases)
     suite = ElementTree.Element(
@@ -65,12 +70,14 @@ def write_junit(report: Written, path: str | Path) -> None:
         time=f"{report.seconds:.3f}",
     )
     for name, failure in cases:
-        test = ElementTree.SubElement(suite, "testcase", classname="backprop-gate", name=name)
+        test = ElementTree.SubElement(
+            suite, "testcase", classname="backprop-gate", name=printable(name)
+        )
         if failure is not None:
             node = ElementTree.SubElement(
-                test, "failure", message=failure.message, type=failure.kind
+                test, "failure", message=printable(failure.message), type=printable(failure.kind)
             )
-            node.text = failure.render()
+            node.text = printable_lines(failure.render())
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 

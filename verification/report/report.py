@@ -208,7 +208,7 @@ class Report:
         verdict = "PASSED" if self.ok else "FAILED"
         own = " (this project's own reference)" if self.own else ""
         lines = [
-            f"backprop-gate: {printable(self.impl)}{own}, {self.cases} cases from seed "
+            f"backprop-gate: {self.impl}{own}, {self.cases} cases from seed "
             f"{self.seed} in {self.seconds:.1f} s ({rate:.3g} cases/s)",
         ]
         if not self.isolated:
@@ -220,7 +220,7 @@ class Report:
         lines.append(f"{verdict}: {self.passed} of {self.cases} cases passed")
         if self.stopped:
             lines[-1] += f"; stopped {self.stopped}"
-        return lines
+        return [printable(line) for line in lines]  # the impl's spec may hold anything
 
     def body_lines(self, call: str | None = None) -> list[str]:
         """The counts by activation, loss, depth and regime, then the first failures. `call`
@@ -235,7 +235,7 @@ class Report:
         ):
             if counts:
                 cells = "  ".join(f"{k} {p}/{j}" for k, (p, j) in counts.items())
-                lines.append(f"  {title:<14}{cells}")
+                lines.append(printable(f"  {title:<14}{cells}"))
         if self.skipped_entries or self.untrusted_entries:
             lines.append(
                 f"  finite differences left {self.skipped_entries} entries unjudged at kinks "

@@ -11,13 +11,16 @@ import json
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from verification import check
 from verification.command_line.main import main
 from verification.judge.arbiter import EXACT
+from verification.report.failure import printable
 
 HOSTILE = Path(__file__).parent / "hostile"
 QUICK = {"cases": 2, "shrink_failures": 0, "timeout": 5.0}
@@ -38,6 +41,9 @@ def kinds(report) -> set[str]:
         ("segfaults", "crash", "SIGSEGV"),
         ("kills_its_process_group", "crash", "SIGKILL"),
         ("forges_an_answer", "crash", "protocol"),
+        ("forges_a_leaf_without_data", "crash", "protocol"),
+        ("forges_fewer_items", "crash", "protocol"),
+        ("forges_an_impossible_shape", "crash", "protocol"),
         ("raises_system_exit", "exception", "SystemExit"),
         ("raises_generator_exit", "exception", "GeneratorExit"),
         ("returns_ragged_lists", "structure", "could not be converted"),
@@ -127,6 +133,57 @@ def test_reports_go_where_asked_although_the_implementation_changes_folder(
     assert main(["--impl", spec("changes_global_state"), "--cases", "2", "--json", "r.json"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
     assert "PASSED: everything" not in capsys.readouterr().out  # the child's prints are its own
+
+
+@pytest.mark.parametrize(
+    "name", ["forges_a_leaf_without_data", "forges_fewer_items", "forges_an_impossible_shape"]
+)
+def test_a_forged_answer_is_a_failed_case_and_the_report_is_written(
+    tmp_path, monkeypatch, capsys, name
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--impl", spec(name), "--cases", "2", "--json", "r.json"]) == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ok"] is False and report["failed"] == 2
+    assert {f["kind"] for f in report["failures"]} == {"crash"}
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def forged_lines(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One run of forges_lines_in_its_texts with every report file, and the folder they are in
+    (all three of its ways appear in the first 6 cases of seed 0)."""
+    folder = tmp_path_factory.mktemp("forged_lines")
+    files = ["--json", "r.json", "--jsonl", "r.jsonl", "--junit-xml", "r.xml"]
+    done = gate("--impl", spec("forges_lines_in_its_texts"), "--cases", "6", *files, cwd=folder)
+    return done, folder
+
+
+def test_texts_of_the_implementation_cannot_forge_a_line_or_send_escape_codes(
+    forged_lines,
+) -> None:
+    done, _ = forged_lines
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.split("\n")
+    assert lines[1].startswith("FAILED: 0 of 6 cases passed"), done.stdout + done.stderr
+    assert "smallest failing case" in done.stdout and "crash" in done.stdout
+    assert not any(line.lstrip().startswith("PASSED") for line in lines), done.stdout
+    odd = {c for c in done.stdout if c != "\n" and unicodedata.category(c) in ("Cc", "Cs")}
+    assert not odd and "\u2028" not in done.stdout, sorted(odd)
+
+
+def test_texts_of_the_implementation_leave_the_report_files_valid(forged_lines) -> None:
+    done, folder = forged_lines
+    assert done.returncode == 1, done.stderr
+    report = json.loads((folder / "r.json").read_text())
+    assert report["failed"] == 6
+    streamed = [json.loads(line) for line in (folder / "r.jsonl").read_text().splitlines()]
+    assert len(streamed) == 6
+    suite = ElementTree.parse(folder / "r.xml").getroot()
+    assert suite.get("failures") == "6"
+    for failure in suite.iter("failure"):
+        assert failure.get("message") == printable(failure.get("message")), failure.get("message")
+        assert not any(line.lstrip().startswith("PASSED") for line in failure.text.split("\n"))
 
 
 def test_a_crash_with_two_workers_is_a_failed_case_not_a_broken_pool(capsys) -> None:
