@@ -151,6 +151,12 @@ class CaseSpace:
         def why(regime: str) -> str | None:
             return _unfeasible(regime, activations, outputs, losses, self.depth[1])
 
+        if losses == ("cross_entropy",) and self.width[1] == 1:
+            raise ValueError(
+                "cross_entropy with an output width n_L = 1 judges nothing: with one class, "
+                "softmax is 1 and every gradient is exactly 0, so no implementation could "
+                "fail; allow a width of at least 2, or another loss"
+            )
         feasible = tuple(r for r in regimes if why(r) is None)
         if not feasible:
             raise ValueError(f"no regime can be drawn: {'; '.join(str(why(r)) for r in regimes)}")

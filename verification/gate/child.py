@@ -23,7 +23,7 @@ import numpy as np
 
 from reference import Architecture
 from verification.gate import protocol
-from verification.gate.loading import ImplementationError, is_own, load_implementation
+from verification.gate.loading import ImplementationError, load_implementation
 from verification.judge.call import describe_exception
 from verification.judge.returned import describe, max_entries
 
@@ -113,9 +113,7 @@ def _serve_gate() -> None:
         message = f"--impl {init['spec']}: importing it raised {type(exc).__name__}: {exc}"
         protocol.write_message(answers, {"status": "import_failed", "message": message[:2000]})
         return
-    protocol.write_message(
-        answers, {"status": "ready", "file": module_file, "own": is_own(module_file)}
-    )
+    protocol.write_message(answers, {"status": "ready", "file": module_file})
     arguments = _Arguments(init["arguments"])
     while (request := requests.next()) is not None and request.get("op") == "call":
         _serve(impl, request, arguments, answers)

@@ -50,7 +50,7 @@ class Job:
     limits: Limits
     isolated: bool
     impl: Callable | None = None
-    own: bool = False  # the default run: the spec is the gate's own reference
+    own: bool = False  # the spec names this project's own reference (gate.loading.module_file)
     label: str | None = None  # the name a Python reproduction calls the implementation by
 
     def named(self) -> object:
@@ -82,12 +82,11 @@ class Job:
 class ChunkResult:
     """What judging a chunk of cases found, case by case from index `start` (at most
     CHUNK_CASES records, so that a run stopped at its K-th failure can cut the chunk there:
-    tally()), how long it took, and whether the implementation is the gate's own."""
+    tally()), and how long it took."""
 
     start: int
     judged: list[Judged]
     seconds: float = 0.0
-    own: bool = False
 
     def tally(self, max_failures: int | None = None) -> Tally:
         """The chunk's tally, up to and including its max_failures-th failure if given."""
@@ -149,8 +148,7 @@ def run_chunk(job: Job, start: int, stop: int, max_failures: int | None = None) 
         judged.append(Judged.of(case, verdict.passed, verdict.skipped, verdict.untrusted, failure))
         if max_failures is not None and failed >= max_failures:
             break
-    own = job.own or bool(getattr(caller, "own", False))
-    return ChunkResult(start, judged, time.perf_counter() - began, own)
+    return ChunkResult(start, judged, time.perf_counter() - began)
 
 
 def shrink_failure(job: Job, index: int) -> Failure | None:

@@ -175,7 +175,6 @@ class Isolated:
         self.spec, self.limits, self.own_spec = spec, limits, own
         self.arguments = Arguments()
         self.process: subprocess.Popen | None = None
-        self.own = False  # the spec resolved to this project's own code
         self.seq = 0
         self._start()
 
@@ -241,7 +240,6 @@ class Isolated:
         if answer.get("status") != "ready":
             self._kill()
             raise ImplementationError(f"--impl {self.spec}: the child answered {answer!r:.100}")
-        self.own = answer.get("own") is True
 
     def _watch(self) -> None:
         """Between reads: stop if the child's resident memory passed the limit."""

@@ -56,6 +56,31 @@ def is_own(path: str | None) -> bool:
     return resolved.is_relative_to(own) and not resolved.is_relative_to(own / "tests")
 
 
+def module_file(spec: str) -> str | None:
+    """The file that the spec's module would be loaded from (the current folder first on the
+    path, as in the child), found without running any of its code; None if there is none.
+    The gate decides from it, and not from what the child says, whether the implementation
+    is its own reference (the report's label)."""
+    parsed = parse_spec(spec)
+    if parsed.is_path:
+        return str(Path(parsed.module).resolve())
+    cwd = os.getcwd()
+    path: list[str] | None = [cwd, *(p for p in sys.path if p not in (cwd, ""))]
+    found = None
+    for part in parsed.module.split("."):
+        if path is None:  # the module before this part is not a package
+            return None
+        name = part if found is None else f"{found.name}.{part}"
+        try:
+            found = importlib.machinery.PathFinder.find_spec(name, path)
+        except (ImportError, ValueError):
+            return None
+        if found is None:
+            return None
+        path = found.submodule_search_locations
+    return found.origin if found is not None else None
+
+
 def _purge(top: str) -> None:
     """Forget the imported modules of package `top`, so that a user's module of that name can be
     imported (in the child only: the gate's code that needs them has already bound them)."""

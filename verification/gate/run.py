@@ -35,7 +35,7 @@ from verification.gate.chunks import (
     shrink_failure,
 )
 from verification.gate.isolation import DEFAULT_MEMORY, IMPORT_FLOOR, IMPORT_TIMEOUT, Limits
-from verification.gate.loading import spec_of
+from verification.gate.loading import is_own, module_file, spec_of
 from verification.oracles.precision import PRECISIONS
 from verification.report import Failure, Report
 from verification.report.files import jsonable
@@ -63,17 +63,20 @@ def _names(value: Iterable[str] | str | None, what: str) -> tuple[str, ...] | No
 def _resolve(
     impl: Callable | str | None, in_process: bool
 ) -> tuple[str | None, Callable | None, bool, bool]:
-    """(spec, callable, isolated, own) for what was asked to be judged."""
+    """(spec, callable, isolated, own) for what was asked to be judged; `own` (the report's
+    label "this project's own reference") is decided here, from where the spec's module is
+    found, never from what the implementation's process says."""
     if impl is None:
         return DEFAULT_SPEC, None, not in_process, True
     if isinstance(impl, str):
-        return impl, None, not in_process, False
+        return impl, None, not in_process, is_own(module_file(impl))
     if not callable(impl):
         raise TypeError(f"impl is a {type(impl).__name__}, but should be a callable or a spec")
     spec = spec_of(impl)
+    own = spec is not None and is_own(module_file(spec))
     if spec is None or in_process:
-        return spec, impl, False, False
-    return spec, None, True, False
+        return spec, impl, False, own
+    return spec, None, True, own
 
 
 def check(
@@ -169,7 +172,7 @@ def check(
         torch_here = one_torch_thread() if serial else contextlib.nullcontext()
         with torch_here, _pool(workers, executor, serial) as pool:
             _import(job, pool)  # ImplementationError (status 2) before any case
-            tally, stopped, run_own = _run(job, chunks, pool, max_failures, progress, jsonl_file)
+            tally, stopped = _run(job, chunks, pool, max_failures, progress, jsonl_file)
             _shrink_first(job, tally, shrink_failures, pool)
     finally:
         close_callers(job)  # before any report is written: the child ends here
@@ -181,7 +184,7 @@ def check(
         seed=seed,
         seconds=time.perf_counter() - began,
         isolated=isolated,
-        own=own or run_own,
+        own=own,
         stopped=stopped,
     )
 
@@ -193,24 +196,21 @@ def _run(
     max_failures: int | None,
     progress: Callable[[int, int, int], None] | None,
     jsonl: IO[str] | None,
-) -> tuple[Tally, str | None, bool]:
+) -> tuple[Tally, str | None]:
     """Judge every chunk, here (pool None) or on the pool, and merge them in index order (a
     chunk that finishes early waits for those before it), so that the failures streamed to
     `jsonl` come in index order and a run stopped by max_failures ends at the same failure as
-    a serial run. Returns the tally, why it stopped early (or None), and whether the
-    implementation was the gate's own."""
+    a serial run. Returns the tally and why it stopped early (or None)."""
     total = sum(stop - start for start, stop in chunks)
     tally = Tally(first_index=chunks[0][0])
-    own = False
     done = 0
 
     def take(result: ChunkResult) -> bool:
         """Merge the next chunk by index; True once the run has max_failures failures."""
-        nonlocal done, own
+        nonlocal done
         left = None if max_failures is None else max_failures - tally.failed
         part = result.tally(left)
         tally.merge(part)
-        own = own or result.own
         done += len(part.outcomes)
         if jsonl is not None:
             for failure in part.failures:
@@ -227,8 +227,8 @@ def _run(
         for start, stop in chunks:
             left = None if max_failures is None else max_failures - tally.failed
             if take(run_chunk(job, start, stop, left)):
-                return tally, stop_note(), own
-        return tally, None, own
+                return tally, stop_note()
+        return tally, None
     # A window of chunks in flight: a chunk is sent when one is merged, so that the results
     # held here (sent, finished or waiting for an earlier chunk) never exceed IN_FLIGHT
     # chunks, however many the run has: the run's memory stays flat.
@@ -250,10 +250,10 @@ def _run(
                 waiting[sent.pop(future)] = future.result()
             while next_start in waiting:
                 if take(waiting.pop(next_start)):
-                    return tally, stop_note(), own
+                    return tally, stop_note()
                 next_start = next(order, (None, None))[0]
             send()
-        return tally, None, own
+        return tally, None
     finally:  # stopped early, or a chunk raised: what is still out is not needed
         for other in sent:
             other.cancel()

@@ -344,6 +344,11 @@ def test_plain_cases_are_not_hard(stream: list[Case]) -> None:
             "regime kinks needs one of the activations relu, leaky_relu, elu",
         ),
         (
+            {"losses": ("cross_entropy",), "max_width": 1},
+            ValueError,
+            "cross_entropy with an output width n_L = 1 judges nothing",
+        ),
+        (
             {"losses": ("squared_error",), "regimes": ("large_logits",)},
             ValueError,
             "regime large_logits needs one of the losses cross_entropy",

@@ -74,6 +74,13 @@ def test_an_implementation_cannot_talk_the_gate_into_passing_wrong_gradients(nam
     assert report.failures[0].oracle == EXACT
 
 
+def test_the_gate_decides_itself_whether_it_judges_its_own_reference() -> None:
+    report = check(spec("claims_to_be_the_reference"), **QUICK)
+    assert not report.ok and not report.own, report.summary()
+    assert "own reference" not in report.summary()
+    assert check(None, cases=1).own and check("reference:gradients", cases=1).own
+
+
 @pytest.mark.parametrize("name", ["changes_global_state", "leaves_a_thread_running"])
 def test_side_effects_of_a_correct_implementation_leave_the_verdict_alone(name) -> None:
     report = check(spec(name), **QUICK)
