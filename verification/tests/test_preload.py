@@ -44,7 +44,7 @@ sys.exit(status)
 def test_the_gate_reads_no_module_after_its_child_has_started(impl, tmp_path) -> None:
     reports = ["--json", "r.json", "--junit-xml", "r.xml", "--jsonl", "r.jsonl"]
     done = subprocess.run(
-        [sys.executable, "-c", LATE_IMPORTS, "--impl", impl, "--cases", "12", *reports],
+        [sys.executable, "-c", LATE_IMPORTS, "--impl", impl, "--cases", "6", *reports],
         cwd=tmp_path,
         capture_output=True,
         text=True,
