@@ -153,9 +153,9 @@ class CaseSpace:
 
         if losses == ("cross_entropy",) and self.width[1] == 1:
             raise ValueError(
-                "cross_entropy with an output width n_L = 1 judges nothing: with one class, "
-                "softmax is 1 and every gradient is exactly 0, so no implementation could "
-                "fail; allow a width of at least 2, or another loss"
+                "cross_entropy with an output width n_L = 1 cannot show a wrong gradient value: "
+                "with one class, softmax is 1 and every correct gradient is exactly 0; allow a "
+                "width of at least 2, or another loss"
             )
         feasible = tuple(r for r in regimes if why(r) is None)
         if not feasible:

@@ -20,6 +20,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor
 
 from verification.command_line import stepsize
 from verification.command_line.options import (
@@ -154,10 +155,8 @@ def _gate(args: argparse.Namespace) -> int:
         options = case_options(args)
         client = _cluster(args.scheduler) if args.scheduler else None
         executor = client.get_executor() if client is not None else None
-        if client is not None:  # every worker imports what it needs before any child starts
-            from verification.gate.preload import for_judging
-
-            client.run(for_judging)
+        if client is not None:
+            _preload(client)
         from verification.gate.run import check  # the oracles load torch: after the parse
 
         report = check(
@@ -181,6 +180,10 @@ def _gate(args: argparse.Namespace) -> int:
             jsonl=jsonl_path,
             progress=_progress(),
         )
+    except BrokenExecutor as exc:  # a worker of the gate's pool was killed (docs/isolation.md)
+        print(f"{PROG}: error: a worker process of the gate ended: {printable(str(exc))}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     except (CommandLineError, ImplementationError, ValueError, TypeError, OSError) as exc:
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
@@ -192,6 +195,20 @@ def _gate(args: argparse.Namespace) -> int:
                 client.run(close_callers)
             client.close()
     return report.finish(PROG, json_path=json_path, junit_path=junit_path)
+
+
+def _preload(client: "distributed.Client") -> None:  # noqa: F821
+    """Every worker of the cluster imports what it needs before any child starts there
+    (verification.gate.preload); CommandLineError if one cannot."""
+    from verification.gate.preload import for_judging
+
+    try:
+        client.run(for_judging)
+    except Exception as exc:
+        raise CommandLineError(
+            f"a worker of the Dask cluster cannot import the gate's modules: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _cluster(address: str) -> "distributed.Client":  # noqa: F821

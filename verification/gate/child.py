@@ -105,7 +105,7 @@ def _serve_gate() -> None:
     _limit(resource.RLIMIT_FSIZE, init["file_size"])
     sys.path[:] = list(dict.fromkeys([os.getcwd(), *init["sys_path"]]))
     try:
-        impl, module_file = load_implementation(init["spec"], isolated=True, own=init["own"])
+        impl = load_implementation(init["spec"], isolated=True, own=init["own"])
     except ImplementationError as exc:
         protocol.write_message(answers, {"status": "import_failed", "message": str(exc)})
         return
@@ -113,7 +113,7 @@ def _serve_gate() -> None:
         message = f"--impl {init['spec']}: importing it raised {type(exc).__name__}: {exc}"
         protocol.write_message(answers, {"status": "import_failed", "message": message[:2000]})
         return
-    protocol.write_message(answers, {"status": "ready", "file": module_file})
+    protocol.write_message(answers, {"status": "ready"})
     arguments = _Arguments(init["arguments"])
     while (request := requests.next()) is not None and request.get("op") == "call":
         _serve(impl, request, arguments, answers)

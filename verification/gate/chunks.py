@@ -52,6 +52,8 @@ class Job:
     impl: Callable | None = None
     own: bool = False  # the spec names this project's own reference (gate.loading.module_file)
     label: str | None = None  # the name a Python reproduction calls the implementation by
+    run: str = ""  # the run's own id: a later run imports the implementation afresh
+    imported: bool = False  # the run has imported it once: a child that cannot is a crash
 
     def named(self) -> object:
         """What a failure's Python reproduction names the implementation by: the callable, or
@@ -74,8 +76,16 @@ class Job:
 
     def key(self) -> tuple:
         """This job's caller in this thread: a cluster worker may run chunks in threads, and a
-        child process serves one caller at a time."""
-        return (self.spec, id(self.impl), self.isolated, self.limits, threading.get_ident())
+        child process serves one caller at a time. The run's id is part of it, so that a run
+        never reuses a child of an earlier one (which imported the file as it was then)."""
+        return (
+            self.run,
+            self.spec,
+            id(self.impl),
+            self.isolated,
+            self.limits,
+            threading.get_ident(),
+        )
 
 
 @dataclass
@@ -103,11 +113,11 @@ def caller_for(job: Job) -> Caller:
     if key not in _CALLERS:
         preload.for_judging()  # before the child: nothing imported later can be planted
         if job.isolated:
-            _CALLERS[key] = Isolated(job.spec, job.limits, job.own)  # type: ignore[arg-type]
+            _CALLERS[key] = Isolated(job.spec, job.limits, job.own, start=not job.imported)  # type: ignore[arg-type]
         else:
             impl = job.impl
             if impl is None:
-                impl, _ = load_implementation(job.spec, isolated=False, own=job.own)  # type: ignore[arg-type]
+                impl = load_implementation(job.spec, isolated=False, own=job.own)  # type: ignore[arg-type]
             _CALLERS[key] = InProcess(impl)
     return _CALLERS[key]
 
@@ -119,8 +129,9 @@ def open_caller(job: Job) -> None:
 
 
 def close_callers(job: Job | None = None) -> None:
-    """Close the caller of `job` in this process, or every caller (their children end)."""
-    keys = [job.key()] if job is not None else list(_CALLERS)  # (from any thread, if None)
+    """Close the callers of `job` in this process, whichever thread made them, or every caller
+    (their children end)."""
+    keys = [k for k in list(_CALLERS) if job is None or k[:-1] == job.key()[:-1]]
     for key in keys:
         caller = _CALLERS.pop(key, None)
         if caller is not None:

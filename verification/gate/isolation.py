@@ -171,12 +171,18 @@ class Isolated:
 
     isolated = True
 
-    def __init__(self, spec: str, limits: Limits = Limits(), own: bool = False) -> None:
+    def __init__(
+        self, spec: str, limits: Limits = Limits(), own: bool = False, start: bool = True
+    ) -> None:
+        """Start the child now (an ImplementationError says why it cannot), or, with start
+        False, at the first call, where a child that cannot start is a failed case (`crash`),
+        as when it is started again after a crash: for a run whose import has been proven."""
         self.spec, self.limits, self.own_spec = spec, limits, own
         self.arguments = Arguments()
         self.process: subprocess.Popen | None = None
         self.seq = 0
-        self._start()
+        if start:
+            self._start()
 
     # --- the child's life --------------------------------------------------------------------
 
@@ -307,7 +313,9 @@ class Isolated:
                 self._start()
             except ImplementationError as exc:
                 return Outcome(
-                    failure=Finding("crash", f"could not restart the implementation: {exc}")
+                    failure=Finding(
+                        "crash", f"could not start the implementation's process again: {exc}"
+                    )
                 )
         size, layout = self.arguments.write(case)
         self.seq += 1

@@ -73,6 +73,8 @@ def module_file(spec: str) -> str | None:
         name = part if found is None else f"{found.name}.{part}"
         try:
             found = importlib.machinery.PathFinder.find_spec(name, path)
+            if found is None and name == part:  # an editable install's finder, say
+                found = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             return None
         if found is None:
@@ -88,15 +90,14 @@ def _purge(top: str) -> None:
         del sys.modules[name]
 
 
-def load_implementation(
-    spec: str, *, isolated: bool, own: bool = False
-) -> tuple[Callable, str | None]:
-    """The callable named by `spec` and the file of its module; ImplementationError with a
-    one-line reason if it cannot be loaded.
+def load_implementation(spec: str, *, isolated: bool, own: bool = False) -> Callable:
+    """The callable named by `spec`; ImplementationError with a one-line reason if it cannot
+    be loaded.
 
     `isolated` is True in the child process: there a user's module named like one of the
     gate's packages, anywhere on the path before the gate's, replaces the gate's (unless `own`:
-    the gate's default, its own reference). In the gate's own process that is refused.
+    the spec names the gate's own reference, as found by module_file). In the gate's own
+    process that is refused.
     """
     parsed = parse_spec(spec)
     cwd = os.getcwd()
@@ -126,7 +127,7 @@ def load_implementation(
         raise ImplementationError(
             f"--impl {spec}: {parsed.attr!r} is a {type(impl).__name__}, not a callable"
         )
-    return impl, getattr(module, "__file__", None)
+    return impl
 
 
 def _shadowing(top: str) -> str | None:

@@ -12,6 +12,7 @@ does not grow with the number of cases.
 """
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+from uuid import uuid4
 
 from verification.cases import CaseOptions
 from verification.gate import preload
@@ -115,7 +117,10 @@ def check(
     case: judge case `case` of the stream alone (as a failure's reproduction does).
     dtype: "float32" judges an implementation that computes in float32 with its allowance.
     workers: processes of a local pool; executor: any concurrent.futures.Executor instead
-        (e.g. a Dask client's get_executor()); the report is the same as a serial run's.
+        (e.g. a Dask client's get_executor()); the report is the same as a serial run's. Its
+        workers should have run verification.gate.preload.for_judging before any run (as a
+        pool's initializer, or client.run), and a process executor's workers keep their
+        children until they run verification.gate.chunks.close_callers (docs/isolation.md).
     in_process: run the implementation in this process (not isolated: for debugging).
     timeout, memory_limit: the limits of one call (seconds, also of the import but never
         below IMPORT_FLOOR; bytes of resident memory).
@@ -152,7 +157,7 @@ def check(
         memory=memory_limit,
         import_timeout=max(timeout, IMPORT_FLOOR) if timeout is not None else IMPORT_TIMEOUT,
     )
-    job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own, label)
+    job = Job(spec, seed, options, dtype, limits, isolated, callable_impl, own, label, uuid4().hex)
     if (executor is not None or workers > 1) and callable_impl is not None:
         raise ValueError(
             "workers > 1 or an executor needs an implementation importable by name (a "
@@ -172,6 +177,7 @@ def check(
         torch_here = one_torch_thread() if serial else contextlib.nullcontext()
         with torch_here, _pool(workers, executor, serial) as pool:
             _import(job, pool)  # ImplementationError (status 2) before any case
+            job = dataclasses.replace(job, imported=True)
             tally, stopped = _run(job, chunks, pool, max_failures, progress, jsonl_file)
             _shrink_first(job, tally, shrink_failures, pool)
     finally:

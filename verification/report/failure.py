@@ -35,12 +35,6 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def printable_lines(text: str) -> str:
-    """`text` with each of its lines (split at "\n" only) made printable: every character
-    but the newlines between lines is printable, and so legal in XML 1.0 as well."""
-    return "\n".join(printable(line) for line in text.split("\n"))
-
-
 def _case_fields(case: Case) -> dict:
     return {
         "seed": case.seed,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
-from verification.report.failure import Failure, printable, printable_lines
+from verification.report.failure import Failure, printable
 
 
 class Written(Protocol):
@@ -77,7 +77,7 @@ def write_junit(report: Written, path: str | Path) -> None:
             node = ElementTree.SubElement(
                 test, "failure", message=printable(failure.message), type=printable(failure.kind)
             )
-            node.text = printable_lines(failure.render())
+            node.text = failure.render()  # printable lines: legal XML 1.0 between newlines
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 

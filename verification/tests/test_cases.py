@@ -346,7 +346,7 @@ def test_plain_cases_are_not_hard(stream: list[Case]) -> None:
         (
             {"losses": ("cross_entropy",), "max_width": 1},
             ValueError,
-            "cross_entropy with an output width n_L = 1 judges nothing",
+            "cross_entropy with an output width n_L = 1 cannot show a wrong",
         ),
         (
             {"losses": ("squared_error",), "regimes": ("large_logits",)},

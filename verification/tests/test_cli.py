@@ -56,7 +56,7 @@ def test_without_impl_the_gate_passes_the_reference_and_exits_0(capsys):
         (["--impl", "reference:no_such_function"], "has no attribute"),
         (["--impl", "reference"], "MODULE:FUNCTION"),
         (["--impl", "missing/file.py:gradients"], "no file"),
-        (["--losses", "cross_entropy", "--max-width", "1"], "judges nothing"),
+        (["--losses", "cross_entropy", "--max-width", "1"], "cannot show a wrong gradient"),
     ],
 )
 def test_a_command_that_cannot_run_exits_2_with_one_line_on_stderr(capsys, args, reason):
@@ -290,3 +290,23 @@ def test_every_command_survives_a_reader_that_goes_away(args):
     gate.stdout.close()  # like `| head -1`
     _, err = gate.communicate(timeout=120)
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err
+
+
+def test_a_run_never_reuses_a_child_of_an_earlier_run(tmp_path):
+    """With an executor of threads, each thread's child is closed at the end of the run, and
+    a later run starts its own: it judges the file as it is now, not as it was imported."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verification import check
+    from verification.gate import chunks
+
+    impl = tmp_path / "impl.py"
+    impl.write_text("from reference import gradients  # noqa: F401\n")
+    with ThreadPoolExecutor(2) as executor:
+        assert check(f"{impl}:gradients", cases=4, executor=executor, shrink_failures=0).ok
+        assert not chunks._CALLERS, "a child of the run is still open"
+        impl.write_text(
+            "import numpy as np\n\n\ndef gradients(arch, params, x, y):\n"
+            "    return [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]\n"
+        )
+        assert not check(f"{impl}:gradients", cases=4, executor=executor, shrink_failures=0).ok

@@ -193,6 +193,20 @@ def test_texts_of_the_implementation_leave_the_report_files_valid(forged_lines) 
         assert not any(line.lstrip().startswith("PASSED") for line in failure.text.split("\n"))
 
 
+def test_an_implementation_that_cannot_be_imported_again_fails_its_cases(
+    tmp_path, monkeypatch
+) -> None:
+    from verification.gate import run
+
+    monkeypatch.chdir(tmp_path)  # where its first import leaves its mark
+    monkeypatch.setattr(run, "CHUNK_CASES", 2)  # a chunk for each worker
+    report = check(spec("breaks_its_second_import"), cases=8, workers=2, shrink_failures=0)
+    assert report.cases == 8 and not report.ok, report.summary()
+    crashes = [f for f in report.failures if f.kind == "crash"]
+    assert crashes, report.summary()  # the second worker's child could not start
+    assert "could not start the implementation's process again" in crashes[0].message
+
+
 def test_a_crash_with_two_workers_is_a_failed_case_not_a_broken_pool(capsys) -> None:
     assert main(["--impl", spec("segfaults"), "--cases", "2", "--workers", "2"]) == 1
     captured = capsys.readouterr()
