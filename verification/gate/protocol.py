@@ -227,13 +227,13 @@ def _leaf(entry: object, limit: int) -> tuple[Leaf, bool]:
         return Leaf(type_name, problem=_text(problem, "a problem")), False
     if shape is None or dtype is None:
         raise ProtocolError("a leaf without a problem, a shape or a dtype")
-    leaf = Leaf(type_name, shape=_shape(shape, "a shape"), dtype=_text(dtype, "a dtype"))
-    if data != keeps_values(leaf.shape, leaf.dtype, limit):  # type: ignore[arg-type]
+    shape, dtype = _shape(shape, "a shape"), _text(dtype, "a dtype")
+    if data != keeps_values(shape, dtype, limit):
         raise ProtocolError(
             f"{'values' if data else 'no values'} sent for an array of shape "
-            f"{leaf.shape!s:.80} and dtype {leaf.dtype!r:.20} (limit {limit} entries)"
+            f"{shape!s:.80} and dtype {dtype!r:.20} (limit {limit} entries)"
         )
-    return leaf, data
+    return Leaf(type_name, shape=shape, dtype=dtype), data
 
 
 def payload_size(wanted: list[tuple[int, int, tuple[int, ...], str]]) -> int:
